@@ -1,0 +1,96 @@
+"""The ``exowavenet`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from exowavenet_lib import __version__
+
+
+def _parameter(text: str) -> tuple[str, Any]:
+    name, sep, raw = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"-p expects NAME=VALUE with NAME a Python identifier, got {text!r}")
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw  # a bare word is a string
+    return name, value
+
+
+def _build_exercises(args: argparse.Namespace) -> int:
+    from exowavenet_lib.curriculum.exercises import MarkerError, build
+
+    try:
+        stale = build(args.root, check=args.check)
+    except (MarkerError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for path in stale:
+        print(f"{'stale' if args.check else 'updated'}: {os.path.relpath(path, args.root)}")
+    if args.check and stale:
+        print("exercises/ is out of date with solutions/: run `exowavenet build-exercises` (or `make exercises`).",
+              file=sys.stderr)
+        return 1
+    if args.check:
+        print("exercises/ and all generated files are up to date.")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from papermill import PapermillExecutionError
+
+    from exowavenet_lib.curriculum.execute import run_notebook
+
+    failed = 0
+    for path in args.notebooks:
+        try:
+            out = run_notebook(path, output_dir=args.output_dir, smoke=args.smoke,
+                               parameters=dict(args.parameters), timeout=args.timeout)
+        except (PapermillExecutionError, ValueError) as err:
+            failed += 1
+            print(f"FAILED {path}: {str(err).strip().splitlines()[0] if str(err).strip() else err!r}", file=sys.stderr)
+            continue
+        print(f"ok     {path} -> {out}")
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and documentation)."""
+    parser = argparse.ArgumentParser(
+        prog="exowavenet",
+        description="ExoWaveNet curriculum tools: build exercises from solutions and run notebooks.",
+    )
+    parser.add_argument("--version", action="version", version=f"exowavenet {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    build = sub.add_parser("build-exercises", help="regenerate exercises/ (and links, README map) from solutions/")
+    build.add_argument("--check", action="store_true", help="write nothing; exit 1 if any generated file is stale")
+    build.add_argument("--root", type=Path, default=Path("."), help="repository root (default: current folder)")
+    build.set_defaults(func=_build_exercises)
+
+    run = sub.add_parser("run", help="execute notebooks with papermill; executed copies go under build/")
+    run.add_argument("notebooks", nargs="+", type=Path, metavar="NOTEBOOK")
+    run.add_argument("--smoke", action="store_true", help="small, fast run (sets EXOWAVENET_SMOKE=1)")
+    run.add_argument("-p", "--parameter", dest="parameters", action="append", type=_parameter, default=[],
+                     metavar="NAME=VALUE", help="override a variable of the notebook's `parameters` cell")
+    run.add_argument("--output-dir", type=Path, default=Path("build"))
+    run.add_argument("--timeout", type=float, default=None, help="seconds allowed per cell (default: none)")
+    run.set_defaults(func=_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``exowavenet`` console script."""
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Curriculum tooling: the notebook catalogue, the exercise generator and notebook execution."""
