@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import reprlib
@@ -94,7 +95,9 @@ def expect_raises(
         expect(mentions in str(err), f"the {exc_type.__name__} message of {call} to mention {mentions!r}", str(err))
         return err
     except Exception as err:  # noqa: BLE001 - reported to the learner, not swallowed
-        raise CheckFailed(f"expected {call} to raise {exc_type.__name__}; it raised {type(err).__name__}: {err}")
+        raise CheckFailed(
+            f"expected {call} to raise {exc_type.__name__}; it raised {type(err).__name__}: {err}"
+        ) from err
     raise CheckFailed(f"expected {call} to raise {exc_type.__name__}; it returned normally")
 
 
@@ -122,6 +125,11 @@ class Check:
 
     def __repr__(self) -> str:
         return f"<Check ex{self.notebook}.q{self.part}>"
+
+    @property
+    def arguments(self) -> tuple[str, ...]:
+        """Names of the notebook objects this check takes, e.g. ``("filter_lightcurve",)``."""
+        return tuple(inspect.signature(self._func).parameters)
 
     def evaluate(self, *answers: Any) -> CheckResult:
         """Run the check silently and return its :class:`CheckResult` (used by tests and grading)."""

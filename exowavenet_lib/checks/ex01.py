@@ -91,6 +91,7 @@ def q1c(apply_magnitude_conversion):
     calls = []
 
     def spy(flux, *args, **kwargs):
+        expect(isinstance(flux, (int, float)), "func to be called with the observation's flux (a number)", flux)
         calls.append((flux, args, kwargs))
         return None if flux <= 0 else -flux
 

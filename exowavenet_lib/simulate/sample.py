@@ -41,7 +41,8 @@ def sample_observations(
     cadence_days : float
         Mean gap between visits (days).
     detections_only : bool, default True
-        Keep only 5-sigma detections, like alert photometry. ``False`` returns forced photometry
+        Keep only detections brighter than the alert limit (5 sigma of the sky noise, magnitude 20.5), like
+        alert photometry. ``False`` returns forced photometry
         from 30 days before explosion, including non-positive fluxes of the empty sky.
     """
     unknown = [b for b in bands if b not in _SHAPE]
