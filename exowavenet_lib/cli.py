@@ -24,6 +24,12 @@ def _parameter(text: str) -> tuple[str, Any]:
     return name, value
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
 def _build_exercises(args: argparse.Namespace) -> int:
     from exowavenet_lib.curriculum.exercises import MarkerError, build
 
@@ -61,11 +67,23 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    import json
+
+    from exowavenet_lib.bench import bench_notebooks
+
+    paths = args.notebooks or sorted(Path("solutions").glob("*.ipynb"))
+    report = bench_notebooks(paths, smoke=args.smoke, repeats=args.repeats, output_dir=args.output_dir)
+    print(json.dumps(report, indent=2))
+    print(f"wrote {args.output_dir / 'notebooks.json'} and {args.output_dir / 'notebooks.png'}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
     parser = argparse.ArgumentParser(
         prog="exowavenet",
-        description="ExoWaveNet curriculum tools: build exercises from solutions and run notebooks.",
+        description="ExoWaveNet curriculum tools: build exercises from solutions, run and benchmark notebooks.",
     )
     parser.add_argument("--version", action="version", version=f"exowavenet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -83,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output-dir", type=Path, default=Path("build"))
     run.add_argument("--timeout", type=float, default=None, help="seconds allowed per cell (default: none)")
     run.set_defaults(func=_run)
+
+    bench = sub.add_parser("bench", help="measure and report figures (JSON + plots); nothing is asserted")
+    bench.add_argument("target", choices=["notebooks"], help="notebooks: wall time of each solution notebook")
+    bench.add_argument("notebooks", nargs="*", type=Path, metavar="NOTEBOOK", help="default: solutions/*.ipynb")
+    bench.add_argument("--smoke", action="store_true", help="time the smoke (CI) configuration")
+    bench.add_argument("--repeats", type=_positive_int, default=3, help="runs per notebook; the median is reported")
+    bench.add_argument("--output-dir", type=Path, default=Path("benchmarks/results"))
+    bench.set_defaults(func=_bench)
     return parser
 
 

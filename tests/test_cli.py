@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from exowavenet_lib.cli import _parameter, main
+from exowavenet_lib.curriculum.execute import cell_errors, execute_allowing_errors
 
 
 def test_help_lists_the_commands(capsys):
@@ -53,3 +55,27 @@ def test_run_executes_with_parameters_and_smoke_and_reports_failures(tmp_path, c
     assert "FAILED" in captured.err and "bad.ipynb" in captured.err
     assert "ok     " in captured.out and (tmp_path / "out" / "nbs" / "good.ipynb").exists()
     assert main(["run", str(tmp_path / "missing.ipynb")]) == 1
+
+
+@pytest.mark.notebook
+def test_bench_notebooks_writes_json_and_plot(tmp_path, capsys):
+    nb = _notebook(tmp_path / "tiny.ipynb", "X = 1", "Y = X + 1")
+    out = tmp_path / "results"
+    assert main(["bench", "notebooks", str(nb), "--repeats", "1", "--smoke", "--output-dir", str(out)]) == 0
+    report = json.loads((out / "notebooks.json").read_text())
+    assert report["smoke"] is True and report["repeats"] == 1
+    assert report["notebooks"]["tiny"]["median_s"] > 0 and report["empty_notebook_median_s"] > 0
+    assert (out / "notebooks.png").stat().st_size > 1000
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "notebooks", str(nb), "--repeats", "0"])
+    assert exit_info.value.code == 2 and "positive integer" in capsys.readouterr().err
+
+
+@pytest.mark.notebook
+def test_cell_errors_tells_a_stub_from_a_real_error(tmp_path):
+    nb = _notebook(tmp_path / "ex.ipynb", 'raise NotImplementedError("1a")', "undefined_name", "print('fine')")
+    executed = execute_allowing_errors(nb, timeout=60)
+    assert cell_errors(executed) == [
+        (0, "NotImplementedError", "1a"),
+        (1, "NameError", "name 'undefined_name' is not defined"),
+    ]
