@@ -90,7 +90,7 @@ def test_sample_light_curve_is_realistic_for_any_seed(seed):
     assert all(o["flux"] > limit for o in obs), "alert photometry: detections brighter than the limit only"
     assert 12 <= len(obs) <= 70, "a typical ZTF transient has a few tens of detections"
     g_peak = min(flux_to_mag([o["flux"] for o in obs if o["band"] == "g"]))
-    assert abs(g_peak - 18.3) < 0.4
+    assert 18.0 < g_peak < 19.0, "peak 18.3: noise brightens it a little, a weather gap can hide it"
 
 
 def test_sample_is_seeded_and_forced_photometry_has_non_positive_flux():
