@@ -31,7 +31,9 @@ def _numeric(name: str, values: Any, n: int | None) -> np.ndarray:
         raise ValueError(f"{name} has {len(arr)} values but mjd has {n}")
     bad = ~np.isfinite(arr)
     if bad.any():
-        raise ValueError(f"{name} contains {int(bad.sum())} NaN or infinite value(s), e.g. at position {int(np.argmax(bad))}")
+        raise ValueError(
+            f"{name} contains {int(bad.sum())} NaN or infinite value(s), first at position {int(np.argmax(bad))}"
+        )
     return arr
 
 
