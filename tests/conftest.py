@@ -8,6 +8,11 @@ from pathlib import Path
 import matplotlib
 import nbformat
 import pytest
+from hypothesis import settings
+
+# Correctness, not speed: no per-example deadline on this noisy 2-core machine.
+settings.register_profile("exowavenet", deadline=None)
+settings.load_profile("exowavenet")
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))

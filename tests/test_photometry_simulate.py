@@ -15,6 +15,8 @@ from exowavenet_lib.photometry import (
     flux_to_mag,
     mag_err_to_flux_err,
     mag_to_flux,
+    rescale_flux,
+    zeropoint,
 )
 from exowavenet_lib.simulate import ZTF_MAG_LIMIT, bazin, sample_observations, ztf_flux_error
 
@@ -106,3 +108,15 @@ def test_sample_is_seeded_and_forced_photometry_has_non_positive_flux():
 def test_sample_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         sample_observations(**kwargs)
+
+
+@given(mags, zeropoints)
+def test_rescaled_flux_keeps_the_magnitude(mag, zp):
+    flux_on_zp = mag_to_flux(mag, zp)
+    assert flux_to_mag(rescale_flux(flux_on_zp, zp)) == pytest.approx(mag, abs=1e-9)
+
+
+def test_survey_zeropoints():
+    assert zeropoint("LSST") == 31.4 and zeropoint("fluxcal") == FLUXCAL_ZEROPOINT
+    with pytest.raises(ValueError, match="survey must be one of"):
+        zeropoint("hubble")
