@@ -17,6 +17,9 @@ import pandas as pd
 from exowavenet_lib.lightcurves import KNOWN_BANDS, TransientLightCurve
 from exowavenet_lib.photometry import (
     ZEROPOINTS,
+    flux_err_to_mag_err,
+    flux_to_mag,
+    ZTF_BAND_TO_FID,
     ZTF_FID_TO_BAND,
     mag_err_to_flux_err,
     mag_to_flux,
@@ -205,3 +208,26 @@ class LSSTProcessor(SurveyProcessor):
         scaled[ok] = rescale_flux(flux[ok], self.config.zeropoint)
         scaled_err[ok] = rescale_flux(flux_err[ok], self.config.zeropoint)
         return {"mjd": df[time_column].to_numpy(dtype=float), "flux": scaled, "flux_err": scaled_err, "band": band}
+
+
+def to_ztf_alerts(lc: TransientLightCurve) -> pd.DataFrame:
+    """The inverse of :class:`ZTFProcessor`: a light curve as ZTF alert rows (``oid, jd, fid, magpsf, sigmapsf,
+    isdiffpos``), e.g. to feed simulated objects through the real processing code."""
+    if not isinstance(lc, TransientLightCurve):
+        raise TypeError(f"lc must be a TransientLightCurve, got {type(lc).__name__}")
+    not_ztf = sorted(set(lc.bands) - set(ZTFProcessor.config.bands))
+    if not_ztf:
+        raise ValueError(f"lc has band(s) {not_ztf} that ZTF does not observe")
+    magnitude = np.abs(lc.flux)
+    if np.any(magnitude == 0):
+        raise ValueError("lc has zero fluxes, which have no magnitude; ZTF alerts never contain them")
+    return pd.DataFrame(
+        {
+            "oid": lc.object_id,
+            "jd": lc.mjd + 2_400_000.5,
+            "fid": [ZTF_BAND_TO_FID[b] for b in lc.band],
+            "magpsf": flux_to_mag(magnitude),
+            "sigmapsf": flux_err_to_mag_err(lc.flux_err, magnitude),
+            "isdiffpos": np.where(lc.flux > 0, "t", "f"),
+        }
+    )

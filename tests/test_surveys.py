@@ -126,3 +126,20 @@ def test_ztf_band_codes():
         ztf_band(4)
     with pytest.raises(ValueError, match="band"):
         ztf_fid("u")
+
+
+def test_simulated_light_curve_round_trips_through_ztf_alerts():
+    from exowavenet_lib.lightcurves import TransientLightCurve
+    from exowavenet_lib.simulate import sample_observations
+    from exowavenet_lib.surveys import to_ztf_alerts
+
+    lc = TransientLightCurve.from_records(sample_observations(seed=2), object_id="ZTF22sim")
+    alerts = to_ztf_alerts(lc)
+    assert list(alerts.columns) == ["oid", "jd", "fid", "magpsf", "sigmapsf", "isdiffpos"]
+    back = ZTFProcessor().process_lightcurve(alerts)
+    np.testing.assert_allclose(back.flux, lc.flux, rtol=1e-9)
+    np.testing.assert_allclose(back.flux_err, lc.flux_err, rtol=1e-9)
+    np.testing.assert_allclose(back.mjd, lc.mjd, atol=1e-6)
+    assert back.object_id == "ZTF22sim"
+    with pytest.raises(TypeError, match="TransientLightCurve"):
+        to_ztf_alerts(alerts)
