@@ -17,10 +17,10 @@ import pandas as pd
 from exowavenet_lib.lightcurves import KNOWN_BANDS, TransientLightCurve
 from exowavenet_lib.photometry import (
     ZEROPOINTS,
-    flux_err_to_mag_err,
-    flux_to_mag,
     ZTF_BAND_TO_FID,
     ZTF_FID_TO_BAND,
+    flux_err_to_mag_err,
+    flux_to_mag,
     mag_err_to_flux_err,
     mag_to_flux,
     rescale_flux,
