@@ -70,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     import json
 
-    from exowavenet_lib.bench import bench_notebooks
+    from exowavenet_lib.bench.notebooks import bench_notebooks
 
     paths = args.notebooks or sorted(Path("solutions").glob("*.ipynb"))
     report = bench_notebooks(paths, smoke=args.smoke, repeats=args.repeats, output_dir=args.output_dir)

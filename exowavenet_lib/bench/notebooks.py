@@ -1,10 +1,7 @@
-"""Benchmarks: measured, never asserted. ``exowavenet bench notebooks`` times every solution notebook."""
+"""``exowavenet bench notebooks``: wall time of every solution notebook in a fresh kernel."""
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -13,16 +10,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
+from exowavenet_lib.bench._common import machine, write_json
 from exowavenet_lib.curriculum.execute import run_notebook
-
-
-def _machine() -> dict:
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-    }
 
 
 def _timed_run(path: Path, output_dir: Path, smoke: bool) -> float:
@@ -50,12 +39,12 @@ def bench_notebooks(paths: list[Path], *, smoke: bool, repeats: int, output_dir:
         "benchmark": "notebooks",
         "smoke": smoke,
         "repeats": repeats,
-        "machine": _machine(),
+        "machine": machine(),
         "empty_notebook_median_s": statistics.median(baseline),
         "notebooks": {name: {"median_s": statistics.median(t), "runs_s": t} for name, t in runs.items()},
         "total_median_s": sum(statistics.median(t) for t in runs.values()),
     }
-    (output_dir / "notebooks.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_json(report, output_dir / "notebooks.json")
     _plot(report, output_dir / "notebooks.png")
     return report
 

@@ -1,0 +1,1 @@
+"""Benchmarks: measured, never asserted. Each writes a JSON report and a plot (``exowavenet bench …``)."""
