@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import sys
+import types
 from pathlib import Path
 
 import matplotlib
@@ -24,11 +26,13 @@ def solution_namespace(number: str) -> dict:
     """Execute a solution notebook's code cells in this process (smoke mode) and return its globals."""
     matplotlib.use("Agg")  # in-process only; notebook runs in kernels keep the inline backend
     (path,) = [p for p in SOLUTIONS if p.name.startswith(f"{number}_")]
-    namespace: dict = {"__name__": f"solution_{number}"}
+    # A registered module, so that dataclasses, pickling and typing can find the notebook's classes.
+    module = types.ModuleType(f"solution_{number}")
+    sys.modules[module.__name__] = module
     for cell in nbformat.read(path, as_version=4).cells:
         if cell.cell_type == "code":
-            exec(compile(cell.source, f"{path.name}[{cell.id}]", "exec"), namespace)  # noqa: S102
-    return namespace
+            exec(compile(cell.source, f"{path.name}[{cell.id}]", "exec"), module.__dict__)  # noqa: S102
+    return module.__dict__
 
 
 @pytest.fixture
