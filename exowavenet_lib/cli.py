@@ -70,12 +70,17 @@ def _run(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     import json
 
-    from exowavenet_lib.bench.notebooks import bench_notebooks
+    if args.target == "notebooks":
+        from exowavenet_lib.bench.notebooks import bench_notebooks
 
-    paths = args.notebooks or sorted(Path("solutions").glob("*.ipynb"))
-    report = bench_notebooks(paths, smoke=args.smoke, repeats=args.repeats, output_dir=args.output_dir)
+        paths = args.notebooks or sorted(Path("solutions").glob("*.ipynb"))
+        report = bench_notebooks(paths, smoke=args.smoke, repeats=args.repeats, output_dir=args.output_dir)
+    else:
+        from exowavenet_lib.bench.simulator import bench_simulator
+
+        report = bench_simulator(seed=args.seed, output_dir=args.output_dir)
     print(json.dumps(report, indent=2))
-    print(f"wrote {args.output_dir / 'notebooks.json'} and {args.output_dir / 'notebooks.png'}", file=sys.stderr)
+    print(f"wrote {args.target} report and plots under {args.output_dir}", file=sys.stderr)
     return 0
 
 
@@ -103,8 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_run)
 
     bench = sub.add_parser("bench", help="measure and report figures (JSON + plots); nothing is asserted")
-    bench.add_argument("target", choices=["notebooks"], help="notebooks: wall time of each solution notebook")
-    bench.add_argument("notebooks", nargs="*", type=Path, metavar="NOTEBOOK", help="default: solutions/*.ipynb")
+    bench.add_argument("target", choices=["notebooks", "simulator"],
+                       help="notebooks: wall time of each solution notebook; simulator: realism and speed of the "
+                       "simulators against astro-facts.md")
+    bench.add_argument("notebooks", nargs="*", type=Path, metavar="NOTEBOOK",
+                       help="notebooks only; default: solutions/*.ipynb")
+    bench.add_argument("--seed", type=int, default=0, help="simulator only: random seed")
     bench.add_argument("--smoke", action="store_true", help="time the smoke (CI) configuration")
     bench.add_argument("--repeats", type=_positive_int, default=3, help="runs per notebook; the median is reported")
     bench.add_argument("--output-dir", type=Path, default=Path("benchmarks/results"))
