@@ -31,7 +31,7 @@ def solution_namespace(number: str) -> dict:
     sys.modules[module.__name__] = module
     for cell in nbformat.read(path, as_version=4).cells:
         if cell.cell_type == "code":
-            exec(compile(cell.source, f"{path.name}[{cell.id}]", "exec"), module.__dict__)  # noqa: S102
+            exec(compile(cell.source, f"{path.name}[{cell.id}]", "exec", dont_inherit=True), module.__dict__)  # noqa: S102
     return module.__dict__
 
 
