@@ -43,10 +43,13 @@ def test_transient_realism_reads_cadence_and_class_times():
 
 
 def test_bench_simulator_writes_json_and_plot(tmp_path):
-    report = bench_simulator(n_transients=60, n_throughput=20, seed=3, output_dir=tmp_path)
+    report = bench_simulator(n_transients=60, n_throughput=20, n_transits=20, seed=3, output_dir=tmp_path)
     saved = json.loads((tmp_path / "simulator.json").read_text())
     assert saved["transients"]["n_objects"] == 60 and report["seed"] == 3
     assert saved["transient_throughput_lc_per_s"]["median_per_s"] > 0
+    assert saved["transit_throughput_lc_per_s"]["median_per_s"] > 0
+    assert saved["transits_kepler"]["fraction_with_planet"] == 0.5
+    assert 7.0 <= saved["transits_kepler"]["snr"]["median"] <= 30.0
     assert (tmp_path / "simulator_transients.png").stat().st_size > 10_000
     with pytest.raises(ValueError, match="n_transients"):
         bench_simulator(n_transients=10, output_dir=tmp_path)

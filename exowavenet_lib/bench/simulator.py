@@ -213,13 +213,26 @@ def _verdict_text(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def bench_simulator(*, n_transients: int = 2000, n_throughput: int = 5000, seed: int = 0,
-                    output_dir: Path = Path("benchmarks/results")) -> dict[str, Any]:
-    """Realism of ``simulate_transients`` against astro-facts, and simulator throughput; JSON + plot."""
-    from exowavenet_lib.simulate import simulate_transients
+def transit_summary(params: Any) -> dict[str, Any]:
+    """Distributions of the injected planets and of the data lost to gaps in a ``simulate_transits`` run."""
+    planets = params[params["has_transit"]]
+    columns = ["noise_ppm", "depth", "duration_hours", "period", "snr", "n_transits_observed"]
+    summary = {c: _summary(planets[c].to_numpy(dtype=float) * (1e6 if c == "depth" else 1.0)) for c in columns}
+    summary["depth_ppm"] = summary.pop("depth")
+    summary["gap_fraction"] = _summary(params["gap_fraction"].to_numpy(dtype=float))
+    summary["fraction_with_planet"] = float(params["has_transit"].mean())
+    # Transit SNR = (depth / sigma) * sqrt(n_in_transit) (astro-facts.md); the Kepler pipeline threshold is 7.1.
+    summary["fraction_above_kepler_threshold_7_1"] = float((planets["snr"] >= 7.1).mean()) if len(planets) else 0.0
+    return summary
 
-    if n_transients < 50 or n_throughput < 1:
-        raise ValueError("n_transients must be >= 50 and n_throughput >= 1")
+
+def bench_simulator(*, n_transients: int = 2000, n_throughput: int = 5000, n_transits: int = 500, seed: int = 0,
+                    output_dir: Path = Path("benchmarks/results")) -> dict[str, Any]:
+    """Realism of the transient and transit simulators against astro-facts, and their throughput; JSON + plot."""
+    from exowavenet_lib.simulate import simulate_transients, simulate_transits
+
+    if n_transients < 50 or n_throughput < 1 or n_transits < 10:
+        raise ValueError("n_transients must be >= 50, n_throughput >= 1 and n_transits >= 10")
     simulate_transients(10, seed=seed)  # warm-up: the first call builds the distance-modulus grid
     lightcurves, labels = simulate_transients(n_transients, seed=seed)
     report: dict[str, Any] = {
@@ -228,6 +241,8 @@ def bench_simulator(*, n_transients: int = 2000, n_throughput: int = 5000, seed:
         "seed": seed,
         "transients": transient_realism(lightcurves, labels),
         "transient_throughput_lc_per_s": throughput(lambda: simulate_transients(n_throughput, seed=seed + 1)[0]),
+        "transits_kepler": transit_summary(simulate_transits(n_transits, seed=seed).params),
+        "transit_throughput_lc_per_s": throughput(lambda: simulate_transits(n_transits, seed=seed + 1).lightcurves),
     }
     output_dir = Path(output_dir)
     write_json(report, output_dir / "simulator.json")
