@@ -6,13 +6,14 @@ STAMP := $(VENV)/.installed
 # Notebook runs in tests are small (smoke) and single-threaded per worker: xdist gives the parallelism.
 TEST_ENV := OMP_NUM_THREADS=1 EXOWAVENET_SMOKE=1
 
-.PHONY: help install lab test check exercises bench clean
+.PHONY: help install lab test check exercises html bench clean
 
 help:
 	@echo "make lab        set up .venv (first time) and open the exercises in JupyterLab"
 	@echo "make test       set up .venv (first time) and run lint, the exercise check and the whole test suite"
 	@echo "make check      the same tests without the set-up step (e.g. conda: make check BIN=\$$CONDA_PREFIX/bin)"
 	@echo "make exercises  regenerate exercises/ (and links, README map) from solutions/"
+	@echo "make html       run every solution notebook and render it as HTML -> build/index.html"
 	@echo "make bench      time every solution notebook (smoke configuration) -> benchmarks/results/"
 	@echo "make clean      remove build outputs (keeps .venv)"
 
@@ -39,6 +40,9 @@ check:
 
 exercises: $(STAMP)
 	$(BIN)/exowavenet build-exercises
+
+html: $(STAMP)
+	$(BIN)/exowavenet run --all
 
 bench: $(STAMP)
 	OMP_NUM_THREADS=2 $(BIN)/exowavenet bench notebooks --smoke

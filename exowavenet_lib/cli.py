@@ -30,6 +30,16 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
 def _build_exercises(args: argparse.Namespace) -> int:
     from exowavenet_lib.curriculum.exercises import MarkerError, build
 
@@ -53,18 +63,36 @@ def _run(args: argparse.Namespace) -> int:
     from papermill import PapermillExecutionError
 
     from exowavenet_lib.curriculum.execute import run_notebook
+    from exowavenet_lib.curriculum.render import render_html, write_index
 
-    failed = 0
-    for path in args.notebooks:
+    notebooks = sorted(Path("solutions").glob("*.ipynb")) if args.all else args.notebooks
+    if not notebooks or (args.all and args.notebooks):
+        print("error: name the NOTEBOOKs to run, or give --all for every notebook in solutions/", file=sys.stderr)
+        return 2
+    failed = rendered = 0
+    for path in notebooks:
+        executed = args.output_dir / path.parent.name / path.name
         try:
             out = run_notebook(path, output_dir=args.output_dir, smoke=args.smoke,
                                parameters=dict(args.parameters), timeout=args.timeout)
         except (PapermillExecutionError, ValueError) as err:
             failed += 1
             print(f"FAILED {path}: {str(err).strip().splitlines()[0] if str(err).strip() else err!r}", file=sys.stderr)
+            if isinstance(err, PapermillExecutionError) and executed.is_file():
+                render_html(executed)  # the page shows where it failed
+                rendered += 1
             continue
-        print(f"ok     {path} -> {out}")
+        print(f"ok     {path} -> {out} (+ {render_html(out).name})")
+        rendered += 1
+    if rendered:
+        print(f"index: {write_index(args.output_dir)}")
     return 1 if failed else 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from exowavenet_lib.curriculum.grade import run_cli
+
+    return run_cli(args)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -88,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
     parser = argparse.ArgumentParser(
         prog="exowavenet",
-        description="ExoWaveNet curriculum tools: build exercises from solutions, run and benchmark notebooks.",
+        description="ExoWaveNet curriculum tools: build exercises from solutions, run, grade and benchmark notebooks.",
     )
     parser.add_argument("--version", action="version", version=f"exowavenet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -98,14 +126,32 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--root", type=Path, default=Path("."), help="repository root (default: current folder)")
     build.set_defaults(func=_build_exercises)
 
-    run = sub.add_parser("run", help="execute notebooks with papermill; executed copies go under build/")
-    run.add_argument("notebooks", nargs="+", type=Path, metavar="NOTEBOOK")
+    run = sub.add_parser("run", help="execute notebooks with papermill; executed copies and HTML go under build/")
+    run.add_argument("notebooks", nargs="*", type=Path, metavar="NOTEBOOK")
+    run.add_argument("--all", action="store_true", help="run every notebook in solutions/ (and write build/index.html)")
     run.add_argument("--smoke", action="store_true", help="small, fast run (sets EXOWAVENET_SMOKE=1)")
     run.add_argument("-p", "--parameter", dest="parameters", action="append", type=_parameter, default=[],
                      metavar="NAME=VALUE", help="override a variable of the notebook's `parameters` cell")
     run.add_argument("--output-dir", type=Path, default=Path("build"))
     run.add_argument("--timeout", type=float, default=None, help="seconds allowed per cell (default: none)")
     run.set_defaults(func=_run)
+
+    grade = sub.add_parser(
+        "grade", help="grade a folder of learner notebooks: score table (CSV) and report with feedback",
+        epilog="exit status: 0 every notebook was graded; 1 some could not be run normally (unreadable, wrong "
+        "exercise, timeout, crashed kernel) but all were scored and reported; 2 usage error. "
+        "See docs/INSTRUCTORS.md.")
+    grade.add_argument("folder", type=Path, metavar="DIR", help="folder of learner .ipynb files (searched recursively)")
+    grade.add_argument("--exercise", required=True, metavar="NN", help="notebook number, e.g. 01")
+    grade.add_argument("--timeout", type=_positive_float, default=600.0,
+                       help="seconds for all the cells of one notebook together (default: 600)")
+    grade.add_argument("--check-timeout", type=_positive_float, default=30.0,
+                       help="seconds for each check the grader runs (default: 30)")
+    grade.add_argument("--jobs", type=_positive_int, default=1, help="notebooks graded at once (default: 1)")
+    grade.add_argument("--smoke", action="store_true", help="run the notebooks with EXOWAVENET_SMOKE=1")
+    grade.add_argument("--report", type=Path, default=None,
+                       help="report file, Markdown or .html; the CSV table goes beside it (default: grades-exNN.md)")
+    grade.set_defaults(func=_grade)
 
     bench = sub.add_parser("bench", help="measure and report figures (JSON + plots); nothing is asserted")
     bench.add_argument("target", choices=["notebooks", "simulator"],
