@@ -5,6 +5,7 @@ Every classifier is ``forward(x, mask) -> logits (B, n_classes)`` with ``x`` flo
 end only). Logits do not depend on the padding. ``encode(x, mask)`` returns the representation fed to the head.
 """
 
+from exowavenet_lib.models.cnn_lstm import CNNLSTMClassifier
 from exowavenet_lib.models.losses import FocalLoss
 from exowavenet_lib.models.mlp import SimplePhotometryMLP
 from exowavenet_lib.models.pooling import masked_cumulative_mean, masked_max, masked_mean
@@ -13,6 +14,7 @@ from exowavenet_lib.models.time2vec import PositionalTime2Vec, Time2Vec
 from exowavenet_lib.models.transformer import Time2VecTransformerEncoder
 
 __all__ = [
+    "CNNLSTMClassifier",
     "FocalLoss",
     "LightCurveLSTM",
     "PositionalTime2Vec",
