@@ -103,6 +103,11 @@ def _bench(args: argparse.Namespace) -> int:
 
         paths = args.notebooks or sorted(Path("solutions").glob("*.ipynb"))
         report = bench_notebooks(paths, smoke=args.smoke, repeats=args.repeats, output_dir=args.output_dir)
+    elif args.target == "classifier":
+        from exowavenet_lib.bench.classifier import SMOKE_PARAMETERS, bench_classifier
+
+        report = bench_classifier(seed=args.seed, output_dir=args.output_dir,
+                                  parameters=SMOKE_PARAMETERS if args.smoke else None)
     else:
         from exowavenet_lib.bench.simulator import bench_simulator
 
@@ -110,6 +115,16 @@ def _bench(args: argparse.Namespace) -> int:
     print(json.dumps(report, indent=2))
     print(f"wrote {args.target} report and plots under {args.output_dir}", file=sys.stderr)
     return 0
+
+
+def _detect(args: argparse.Namespace) -> int:
+    import json
+
+    from exowavenet_lib.transit.detector import detect_files
+
+    report, status = detect_files(args.files, model=args.model, threshold=args.threshold)
+    print(json.dumps(report, indent=2))
+    return status
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,16 +169,24 @@ def build_parser() -> argparse.ArgumentParser:
     grade.set_defaults(func=_grade)
 
     bench = sub.add_parser("bench", help="measure and report figures (JSON + plots); nothing is asserted")
-    bench.add_argument("target", choices=["notebooks", "simulator"],
+    bench.add_argument("target", choices=["notebooks", "simulator", "classifier"],
                        help="notebooks: wall time of each solution notebook; simulator: realism and speed of the "
-                       "simulators against astro-facts.md")
+                       "simulators against astro-facts.md; classifier: notebook 08's imbalanced 5-class set-up "
+                       "(test macro-F1, TDE recall, wall time)")
     bench.add_argument("notebooks", nargs="*", type=Path, metavar="NOTEBOOK",
                        help="notebooks only; default: solutions/*.ipynb")
-    bench.add_argument("--seed", type=int, default=0, help="simulator only: random seed")
-    bench.add_argument("--smoke", action="store_true", help="time the smoke (CI) configuration")
+    bench.add_argument("--seed", type=int, default=0, help="simulator and classifier: random seed")
+    bench.add_argument("--smoke", action="store_true", help="time the smoke (CI) configuration (notebooks, classifier)")
     bench.add_argument("--repeats", type=_positive_int, default=3, help="runs per notebook; the median is reported")
     bench.add_argument("--output-dir", type=Path, default=Path("benchmarks/results"))
     bench.set_defaults(func=_bench)
+
+    detect = sub.add_parser("detect", help="ExoWaveNet transit detector on .fits/.csv/.npz light curves -> JSON")
+    detect.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    detect.add_argument("--model", default=None, metavar="NAME|PATH",
+                        help="shipped model name or checkpoint path (default: exowavenet-kepler-small)")
+    detect.add_argument("--threshold", type=float, default=None, help="window score for a detection (default: model's)")
+    detect.set_defaults(func=_detect)
     return parser
 
 
