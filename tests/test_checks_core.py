@@ -7,7 +7,7 @@ import json
 import pytest
 
 from exowavenet_lib.checks import CHECK_LOG_ENV, Status, ex01
-from exowavenet_lib.checks._core import attempt, check, expect, expect_raises, reference_solutions
+from exowavenet_lib.checks._core import attempt, check, expect, expect_error, expect_raises, reference_solutions
 
 
 @check("99", "1a", hint="double it")
@@ -101,10 +101,15 @@ def test_expect_raises_reports_wrong_exception_and_silence():
     def wrong(**kwargs):
         raise KeyError("colour")
 
-    with pytest.raises(Exception, match="returned normally"):
+    with pytest.raises(Exception, match=r"silent\(…, colour='blue'\) to raise ValueError; got it returned \[\]"):
         expect_raises(ValueError, silent, colour="blue")
-    with pytest.raises(Exception, match="raised KeyError"):
+    with pytest.raises(Exception, match="to raise ValueError; got KeyError: 'colour'"):
         expect_raises(ValueError, wrong, colour="blue")
+    def bad_key():
+        raise ValueError("bad key")
+
+    with pytest.raises(Exception, match="the ValueError for a typo to mention 'flx'"):
+        expect_error(ValueError, "a typo", bad_key, mentions=("bad", "flx"))
 
 
 def test_hint_and_solution_print_something_useful(capsys):

@@ -9,7 +9,7 @@ import reprlib
 import time
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from enum import Enum
 from importlib import resources
@@ -82,23 +82,42 @@ def attempt(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return result
 
 
+def outcome(func: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, BaseException | None]:
+    """``(result, None)`` or ``(None, exception)``; a stub's ``NotImplementedError`` still means 'not attempted'."""
+    try:
+        return func(*args, **kwargs), None
+    except NotImplementedError:
+        raise
+    except Exception as err:  # noqa: BLE001 - reported to the learner, not swallowed
+        return None, err
+
+
+def describe_outcome(result: Any, err: BaseException | None) -> str:
+    """What a call did, for a feedback message: ``ValueError: ...`` or ``it returned ...``."""
+    return f"{type(err).__name__}: {err}" if err is not None else f"it returned {show(result)}"
+
+
+def expect_error(
+    exc_type: type[BaseException], what: str, func: Callable[..., Any], *args: Any,
+    mentions: str | Sequence[str] = (), **kwargs: Any,
+) -> BaseException:
+    """Fail unless ``func(*args, **kwargs)`` raises ``exc_type`` mentioning every word of ``mentions``.
+
+    ``what`` describes the call in the feedback, e.g. ``"an empty list"``.
+    """
+    got, err = outcome(func, *args, **kwargs)
+    expect(isinstance(err, exc_type), f"{what} to raise {exc_type.__name__}", describe_outcome(got, err))
+    for word in (mentions,) if isinstance(mentions, str) else mentions:
+        expect(word in str(err), f"the {exc_type.__name__} for {what} to mention {word!r}", str(err))
+    return err
+
+
 def expect_raises(
     exc_type: type[BaseException], func: Callable[..., Any], *args: Any, mentions: str = "", **kwargs: Any
 ) -> BaseException:
-    """Fail unless ``func(*args, **kwargs)`` raises ``exc_type`` whose message contains ``mentions``."""
+    """:func:`expect_error` with the call itself as the description."""
     call = f"{getattr(func, '__name__', 'function')}(…, {', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
-    try:
-        func(*args, **kwargs)
-    except NotImplementedError:
-        raise
-    except exc_type as err:
-        expect(mentions in str(err), f"the {exc_type.__name__} message of {call} to mention {mentions!r}", str(err))
-        return err
-    except Exception as err:  # noqa: BLE001 - reported to the learner, not swallowed
-        raise CheckFailed(
-            f"expected {call} to raise {exc_type.__name__}; it raised {type(err).__name__}: {err}"
-        ) from err
-    raise CheckFailed(f"expected {call} to raise {exc_type.__name__}; it returned normally")
+    return expect_error(exc_type, call, func, *args, mentions=mentions, **kwargs)
 
 
 def _record(result: CheckResult) -> None:

@@ -15,7 +15,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from exowavenet_lib.checks._core import attempt, check, expect, show
+from exowavenet_lib.checks._core import attempt, check, expect, expect_error, outcome, show
 
 COLUMNS = ["mjd", "flux", "flux_err", "band"]
 
@@ -77,25 +77,6 @@ def _data_of(lc, what: str) -> pd.DataFrame:
     return data
 
 
-def _error_of(func, *args, **kwargs) -> BaseException | None:
-    """The exception ``func(*args, **kwargs)`` raises (a stub's NotImplementedError propagates), or None."""
-    try:
-        func(*args, **kwargs)
-    except NotImplementedError:
-        raise
-    except Exception as err:  # noqa: BLE001 - reported to the learner
-        return err
-    return None
-
-
-def _expect_error(exc_type: type[BaseException], what: str, func, *args, mentions=(), **kwargs) -> None:
-    err = _error_of(func, *args, **kwargs)
-    got = "no error" if err is None else f"{type(err).__name__}: {err}"
-    expect(isinstance(err, exc_type), f"{exc_type.__name__} for {what}", got)
-    for word in mentions:
-        expect(word in str(err), f"the {exc_type.__name__} for {what} to mention {word!r}", got)
-
-
 def _brief(value) -> str:
     """A one-line, short repr (DataFrame and Series reprs span several lines)."""
     return " ".join(show(value).split())[:80]
@@ -153,16 +134,16 @@ def q1a(LightCurve):
     expect(len(lc) == len(sample), f"len {len(sample)} for the simulated g, r, i light curve", len(lc))
     expect(_records(lc.data) == sample, "the shuffled simulated light curve sorted back into time order",
            f"mjd {_mjds(lc.data)[:6]}…")
-    _expect_error(ValueError, "an empty list", LightCurve, [], mentions=("empty",))
-    _expect_error(ValueError, "an observation without 'flux_err'", LightCurve, _with(2, flux_err=None),
+    expect_error(ValueError, "an empty list", LightCurve, [], mentions=("empty",))
+    expect_error(ValueError, "an observation without 'flux_err'", LightCurve, _with(2, flux_err=None),
                   mentions=("flux_err",))
-    _expect_error(ValueError, "a last observation without 'band' (check every observation, not just the first)",
+    expect_error(ValueError, "a last observation without 'band' (check every observation, not just the first)",
                   LightCurve, _with(5, band=None), mentions=("band",))
-    _expect_error(ValueError, "flux = NaN", LightCurve, _with(3, flux=float("nan")), mentions=("NaN", "flux"))
-    _expect_error(ValueError, "mjd = NaN", LightCurve, _with(0, mjd=float("nan")), mentions=("NaN", "mjd"))
-    _expect_error(ValueError, "flux_err = NaN", LightCurve, _with(1, flux_err=float("nan")),
+    expect_error(ValueError, "flux = NaN", LightCurve, _with(3, flux=float("nan")), mentions=("NaN", "flux"))
+    expect_error(ValueError, "mjd = NaN", LightCurve, _with(0, mjd=float("nan")), mentions=("NaN", "mjd"))
+    expect_error(ValueError, "flux_err = NaN", LightCurve, _with(1, flux_err=float("nan")),
                   mentions=("NaN", "flux_err"))
-    _expect_error(ValueError, "flux_err = -1.5", LightCurve, _with(4, flux_err=-1.5), mentions=("negative",))
+    expect_error(ValueError, "flux_err = -1.5", LightCurve, _with(4, flux_err=-1.5), mentions=("negative",))
     return "validated, sorted by time then band, float columns, clear errors for bad input"
 
 
@@ -183,7 +164,7 @@ def q1b(LightCurve):
     expect(first == _SORTED[0], f"lc[0] to be the earliest observation {_SORTED[0]}", first)
     expect(lc[3] == _SORTED[3], f"lc[3] == {_SORTED[3]}", lc[3])
     expect(lc[-1] == _SORTED[-1], f"lc[-1] to be the last observation {_SORTED[-1]}", lc[-1])
-    _expect_error(IndexError, "lc[6] on 6 observations", lc.__getitem__, 6)
+    expect_error(IndexError, "lc[6] on 6 observations", lc.__getitem__, 6)
     g = lc["g"]
     expect(isinstance(g, LightCurve), f"lc['g'] to be a {LightCurve.__name__} (so it has len, bands, …), "
            "not a DataFrame", type(g).__name__)
@@ -192,7 +173,7 @@ def q1b(LightCurve):
            f"{[o['mjd'] for o in want]}", _records(g.data))
     expect(len(g) == 3 and len(lc["i"]) == 1, "3 observations in lc['g'] and 1 in lc['i']", (len(g), len(lc["i"])))
     expect(_records(lc.data) == _SORTED, "lc itself unchanged by lc['g']", _mjds(lc.data))
-    _expect_error(KeyError, "lc['z'], a band with no observations", lc.__getitem__, "z", mentions=("z",))
+    expect_error(KeyError, "lc['z'], a band with no observations", lc.__getitem__, "z", mentions=("z",))
     bands = lc.bands
     expect(isinstance(bands, (list, tuple)) and list(bands) == ["g", "i", "r"],
            "lc.bands == ['g', 'i', 'r']: each band once, sorted", bands)
@@ -259,7 +240,7 @@ def q1c(LightCurve):
     sub_text = repr(Sub(_obs()))
     expect(sub_text.startswith("Sub("), "a subclass's repr to start with its own name, 'Sub(' "
            "(use type(self).__name__)", sub_text[:40])
-    err = _error_of(hash, lc)
+    _, err = outcome(hash, lc)
     expect(isinstance(err, TypeError), "hash(lc) to raise TypeError: a class defining __eq__ gets __hash__ = None, "
            "and a mutable light curve must not be hashable", f"hash {hash(lc)}" if err is None else err)
     summary = str(lc)
@@ -315,7 +296,7 @@ def q2a(LightCurve):
            "a + b to hold exactly the distinct observations", _records(data))
     expect(list(data.index) == list(range(len(want))), "a + b to have the index 0..n-1", list(data.index))
     expect(len(a + a) == 6, "len(a + a) == len(a): adding a light curve to itself adds nothing new", len(a + a))
-    _expect_error(TypeError, "lc + 5 (return NotImplemented for anything that is not a light curve)",
+    expect_error(TypeError, "lc + 5 (return NotImplemented for anything that is not a light curve)",
                   operator.add, a, 5)
     sample = _sample(7)
     half = len(sample) // 2
@@ -354,18 +335,18 @@ def q3a(TransientLightCurve):
     expect(given.peak_mjd == 12.5 and given.transient_type == "SN II",
            "peak_mjd=12.5 and transient_type='SN II' kept when given (also by keyword)",
            (given.peak_mjd, given.transient_type))
-    _expect_error(ValueError, "TransientLightCurve([], 'SN Ia') (the parent's validation)", TransientLightCurve, [],
+    expect_error(ValueError, "TransientLightCurve([], 'SN Ia') (the parent's validation)", TransientLightCurve, [],
                   "SN Ia", mentions=("empty",))
-    _expect_error(ValueError, "a negative flux_err (the parent's validation)", TransientLightCurve,
+    expect_error(ValueError, "a negative flux_err (the parent's validation)", TransientLightCurve,
                   _with(4, flux_err=-1.5), "SN Ia", mentions=("negative",))
     for band, flux in (("g", 28.0), ("r", 30.0), ("i", 19.0)):
         got = sn.get_peak_magnitude(band)
         expect(isinstance(got, (int, float)) and abs(got - _mag(flux)) < 1e-9,
                f"get_peak_magnitude({band!r}) == {_mag(flux):.4f}: 27.5 - 2.5 log10 of the largest {band} flux, "
                f"{flux}", got)
-    _expect_error(KeyError, "get_peak_magnitude('z'), a band with no observations", sn.get_peak_magnitude, "z")
+    expect_error(KeyError, "get_peak_magnitude('z'), a band with no observations", sn.get_peak_magnitude, "z")
     faint = TransientLightCurve(_with(2, flux=-3.0), "SN Ia")
-    _expect_error(ValueError, "get_peak_magnitude('i') when the only i flux is -3 (no magnitude exists)",
+    expect_error(ValueError, "get_peak_magnitude('i') when the only i flux is -3 (no magnitude exists)",
                   faint.get_peak_magnitude, "i")
     sample = _sample(8)
     real = TransientLightCurve(_shuffled(sample, 8), "SN Ia")
@@ -415,8 +396,8 @@ def q3b(TransientLightCurve):
     phases = sorted(float(p) for p in star.phase_fold(3.0)["phase"])
     want = sorted(_phase(o["mjd"], 10.25, 3.0) for o in _OBS)
     expect(np.allclose(phases, want), f"phases {want} for period 3 d (the period matters)", phases)
-    _expect_error(ValueError, "period = 0", star.phase_fold, 0.0)
-    _expect_error(ValueError, "period = -2", star.phase_fold, -2.0)
+    expect_error(ValueError, "period = 0", star.phase_fold, 0.0)
+    expect_error(ValueError, "period = -2", star.phase_fold, -2.0)
     sample = _sample(9, bands=("g", "r"))
     sn = TransientLightCurve(sample, "SN Ia")
     folded = sn.phase_fold(17.3)

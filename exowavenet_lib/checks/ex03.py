@@ -11,7 +11,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from exowavenet_lib.checks._core import CheckFailed, attempt, check, expect, show
+from exowavenet_lib.checks._core import (
+    CheckFailed,
+    attempt,
+    check,
+    describe_outcome,
+    expect,
+    expect_error,
+    outcome,
+)
 from exowavenet_lib.lightcurves import TransientLightCurve
 from exowavenet_lib.surveys import SurveyConfig as _LibraryConfig
 from exowavenet_lib.surveys import to_ztf_alerts
@@ -20,29 +28,6 @@ _NAN, _INF = float("nan"), float("inf")
 _NJY_TO_FLUXCAL = 10.0 ** (-0.4 * (31.4 - 27.5))  # 1 nJy in FLUXCAL units
 _TOY_CONFIG = _LibraryConfig("CheckSurvey", ("g", "r"), 27.5, mag_limit=21.0, cadence_days=2.0)
 _GOOD_CONFIG = {"name": "ZTF", "bands": ("g", "r", "i"), "zeropoint": 30.0, "mag_limit": 20.5, "cadence_days": 3.0}
-
-
-def _outcome(func: Any, *args: Any, **kwargs: Any) -> tuple[Any, BaseException | None]:
-    """(result, None) or (None, exception); a stub's NotImplementedError still means 'not attempted'."""
-    try:
-        return func(*args, **kwargs), None
-    except NotImplementedError:
-        raise
-    except Exception as err:  # noqa: BLE001 - reported to the learner
-        return None, err
-
-
-def _described(result: Any, err: BaseException | None) -> str:
-    return f"{type(err).__name__}: {err}" if err is not None else show(result)
-
-
-def _expect_value_error(what: str, func: Any, *args: Any, mentions: str = "", **kwargs: Any) -> BaseException:
-    """Fail unless ``func(*args, **kwargs)`` raises ValueError mentioning ``mentions``; ``what`` describes the call."""
-    got, err = _outcome(func, *args, **kwargs)
-    expect(isinstance(err, ValueError), f"{what} to raise ValueError",
-           _described(got, err) if err is not None else f"it returned {show(got)}")
-    expect(mentions in str(err), f"the ValueError for {what} to mention {mentions!r}", str(err))
-    return err
 
 
 # ---------------------------------------------------------------------------------------------------- 1a
@@ -77,19 +62,20 @@ def q1a(SurveyConfig):  # noqa: N803 - the notebook's class name
     else:
         raise CheckFailed("expected assigning cfg.zeropoint = 27.5 to raise FrozenInstanceError "
                           "(use @dataclass(frozen=True)); got the config changed")
-    listed, err = _outcome(SurveyConfig, **{**_GOOD_CONFIG, "bands": ["g", "r", "i"]})
+    listed, err = outcome(SurveyConfig, **{**_GOOD_CONFIG, "bands": ["g", "r", "i"]})
     expect(err is None and isinstance(listed.bands, tuple) and listed.bands == ("g", "r", "i"),
            "bands=['g', 'r', 'i'] (a list) to be stored as the tuple ('g', 'r', 'i')",
-           _described(None if listed is None else listed.bands, err))
-    _, err = _outcome(hash, listed)
+           describe_outcome(None if listed is None else listed.bands, err))
+    _, err = outcome(hash, listed)
     expect(err is None and listed == cfg,
-           "a config made with a list of bands to be hashable and equal to the tuple one", _described(listed, err))
+           "a config made with a list of bands to be hashable and equal to the tuple one",
+           describe_outcome(listed, err))
     bad_cases = [
         ("bands", ()), ("bands", ("g", "q")), ("bands", ("G", "r")), ("bands", ("g", "r", "g")),
         ("cadence_days", 0.0), ("cadence_days", -3.0), ("zeropoint", _NAN), ("mag_limit", _INF), ("name", ""),
     ]
     for field, value in bad_cases:
-        _expect_value_error(f"SurveyConfig(..., {field}={value!r})", SurveyConfig, mentions=field,
+        expect_error(ValueError, f"SurveyConfig(..., {field}={value!r})", SurveyConfig, mentions=field,
                             **{**_GOOD_CONFIG, field: value})
     lsst = SurveyConfig("LSST", ("u", "g", "r", "i", "z", "y"), 31.4, 24.0, 3.0)
     expect(len(lsst.bands) == 6, "the six LSST bands u g r i z y to be accepted", lsst.bands)
@@ -139,22 +125,22 @@ def q2a(SurveyProcessor):  # noqa: N803 - the notebook's class name
     expect(np.array_equal(again, mask), "the same mask for NumPy arrays as for lists", again)
     expect(all(np.array_equal(a, c, equal_nan=True) for a, c in zip(arrays, copies, strict=True)),
            "the input arrays to be left unchanged", "they were modified")
-    _expect_value_error("validate_photometry with 3 times but 1 flux and 1 error (lengths differ)",
+    expect_error(ValueError, "validate_photometry with 3 times but 1 flux and 1 error (lengths differ)",
                         SurveyProcessor.validate_photometry, [60000.0, 60001.0, 60002.0], [100.0], [10.0])
 
     expect(inspect.isabstract(SurveyProcessor) and "process_lightcurve" in SurveyProcessor.__abstractmethods__,
            "process_lightcurve to be an @abstractmethod of SurveyProcessor(ABC)",
            f"abstract methods {sorted(getattr(SurveyProcessor, '__abstractmethods__', ()))}")
-    _, err = _outcome(SurveyProcessor, _TOY_CONFIG)
+    _, err = outcome(SurveyProcessor, _TOY_CONFIG)
     expect(isinstance(err, TypeError), "SurveyProcessor(config) to raise TypeError: an abstract class cannot be "
-           "instantiated", _described(_, err))
+           "instantiated", describe_outcome(_, err))
 
     class _Incomplete(SurveyProcessor):
         pass
 
-    _, err = _outcome(_Incomplete, _TOY_CONFIG)
+    _, err = outcome(_Incomplete, _TOY_CONFIG)
     expect(isinstance(err, TypeError), "a subclass without process_lightcurve to raise TypeError when instantiated",
-           _described(_, err))
+           describe_outcome(_, err))
 
     class _Toy(SurveyProcessor):
         def process_lightcurve(self, records):
@@ -216,21 +202,21 @@ def q2b(SurveyProcessor):  # noqa: N803 - the notebook's class name
         expect(type(got) is CheckSurveyProcessor, "from_survey_name('checksurvey') to return an instance of the "
                "registered class CheckSurveyProcessor", got)
         for name in ("CheckSurvey", "CHECKSURVEY", "cHeCkSuRvEy"):
-            got, err = _outcome(SurveyProcessor.from_survey_name, name)
+            got, err = outcome(SurveyProcessor.from_survey_name, name)
             expect(type(got) is CheckSurveyProcessor, f"from_survey_name({name!r}) to work too (names are "
-                   "case-insensitive)", _described(got, err))
+                   "case-insensitive)", describe_outcome(got, err))
         first, second = SurveyProcessor.from_survey_name("checksurvey"), SurveyProcessor.from_survey_name("checksurvey")
         expect(first is not second, "a new processor for every call (each has its own processed_count)",
                "the same object twice")
-        err = _expect_value_error("from_survey_name('PanSTARRS') (an unknown survey must fail loudly, not return "
+        err = expect_error(ValueError, "from_survey_name('PanSTARRS') (an unknown survey must fail loudly, not return "
                                   "None)", SurveyProcessor.from_survey_name, "PanSTARRS")
         message = str(err)
         expect("PanSTARRS" in message, "the ValueError to name the unknown survey 'PanSTARRS'", message)
         missing = [key for key in registry if key not in message.lower()]
         expect(not missing, f"the ValueError to list the known surveys {sorted(registry)}", message)
-        sub, err = _outcome(CheckSurveyProcessor.from_survey_name, "CheckSurvey")
+        sub, err = outcome(CheckSurveyProcessor.from_survey_name, "CheckSurvey")
         expect(type(sub) is CheckSurveyProcessor, "the factory to work when called on a subclass too",
-               _described(sub, err))
+               describe_outcome(sub, err))
     finally:
         registry.pop("checksurvey", None)
     return "one registry, case-insensitive names, a new processor per call, a clear error for unknown surveys"
@@ -294,18 +280,18 @@ def q3a(ZTFProcessor):  # noqa: N803 - the notebook's class name
         {"oid": "ZTF24aabcdef", "jd": 2460208.5, "fid": 1, "magpsf": _NAN, "sigmapsf": 0.1, "isdiffpos": "t"},
         {"oid": "ZTF24aabcdef", "jd": 2460208.6, "fid": 2, "magpsf": 18.9, "sigmapsf": _NAN, "isdiffpos": "t"},
     ])
-    lc, err = _outcome(proc.process_lightcurve, pd.concat([alerts, bad], ignore_index=True))
+    lc, err = outcome(proc.process_lightcurve, pd.concat([alerts, bad], ignore_index=True))
     expect(err is None, "rows with NaN magpsf or sigmapsf to be dropped (validate_photometry), not to stop the "
-           "object", _described(lc, err))
+           "object", describe_outcome(lc, err))
     _compare_lightcurve(lc, truth, "alerts plus two NaN rows")
     expect(proc.processed_count == 3, "processed_count == 3 after three light curves", proc.processed_count)
 
     unknown_fid = pd.concat([alerts, bad.iloc[:1].assign(magpsf=19.0, fid=4)], ignore_index=True)
-    _expect_value_error("a table with a row of unknown fid 4 (a corrupted record: refuse the table)",
+    expect_error(ValueError, "a table with a row of unknown fid 4 (a corrupted record: refuse the table)",
                         proc.process_lightcurve, unknown_fid, mentions="4")
-    _expect_value_error("a table without the magpsf column", proc.process_lightcurve,
+    expect_error(ValueError, "a table without the magpsf column", proc.process_lightcurve,
                         alerts.drop(columns=["magpsf"]), mentions="magpsf")
-    _expect_value_error("a table whose rows are all unusable (NaN)", proc.process_lightcurve, bad)
+    expect_error(ValueError, "a table whose rows are all unusable (NaN)", proc.process_lightcurve, bad)
     expect(proc.processed_count == 3, "processed_count to stay 3 after three failed calls (count successes only)",
            proc.processed_count)
     fresh = ZTFProcessor()
@@ -349,9 +335,9 @@ def q3b(LSSTProcessor):  # noqa: N803 - the notebook's class name
            LSSTProcessor.SUPPORTED_FORMATS)
     rows = _dia_rows()
     truth = _dia_truth()
-    lc, err = _outcome(proc.process_lightcurve, pd.DataFrame(rows))
+    lc, err = outcome(proc.process_lightcurve, pd.DataFrame(rows))
     expect(isinstance(lc, TransientLightCurve), "a TransientLightCurve from DIA sources in all six bands u g r i z y",
-           _described(lc, err))
+           describe_outcome(lc, err))
     expect(lc.bands == ("u", "g", "r", "i", "z", "y"), "all six LSST bands kept", lc.bands)
     g = np.flatnonzero(lc.band == "g")
     got_g = float(lc.flux[g[0]]) if len(g) else None
@@ -360,13 +346,13 @@ def q3b(LSSTProcessor):  # noqa: N803 - the notebook's class name
     _compare_lightcurve(lc, truth, "DIA sources in nJy")
     expect(proc.processed_count == 1, "processed_count == 1 after one light curve", proc.processed_count)
     nan_row = {**rows[0], "diaSourceId": 1, "midpointMjdTai": 60315.0, "psfFlux": _NAN}
-    lc, err = _outcome(proc.process_lightcurve, [*rows, nan_row])
-    expect(err is None, "a row with NaN psfFlux to be dropped, not to stop the object", _described(lc, err))
+    lc, err = outcome(proc.process_lightcurve, [*rows, nan_row])
+    expect(err is None, "a row with NaN psfFlux to be dropped, not to stop the object", describe_outcome(lc, err))
     _compare_lightcurve(lc, truth, "DIA sources plus a NaN row")
-    _expect_value_error("a row in band 'Y' (not an LSST band; bands are lower case)", proc.process_lightcurve,
+    expect_error(ValueError, "a row in band 'Y' (not an LSST band; bands are lower case)", proc.process_lightcurve,
                         [*rows, {**rows[0], "band": "Y"}])
     no_error_column = [{k: v for k, v in r.items() if k != "psfFluxErr"} for r in rows]
-    _expect_value_error("rows without psfFluxErr", proc.process_lightcurve, no_error_column, mentions="psfFluxErr")
+    expect_error(ValueError, "rows without psfFluxErr", proc.process_lightcurve, no_error_column, mentions="psfFluxErr")
     expect(proc.processed_count == 2, "processed_count == 2 after two light curves and two failures",
            proc.processed_count)
     return "nJy → FLUXCAL with LSST's own zeropoint, six bands, negative fluxes kept"

@@ -26,34 +26,22 @@ from typing import Any
 
 import numpy as np
 
-from exowavenet_lib.checks._core import CheckFailed, attempt, check, expect, show
+from exowavenet_lib.checks._core import (
+    CheckFailed,
+    attempt,
+    check,
+    describe_outcome,
+    expect,
+    expect_error,
+    outcome,
+    show,
+)
 from exowavenet_lib.lightcurves import TransientLightCurve
 from exowavenet_lib.simulate import TRANSIENT_CLASSES, bazin, simulate_transients
 from exowavenet_lib.surveys import ZTFProcessor, to_ztf_alerts
 
 _ZP = 27.5
 _FEATURES = ("peak_mag", "rise_time", "decline_rate", "colour", "duration", "amplitude")
-
-
-def _outcome(func: Any, *args: Any, **kwargs: Any) -> tuple[Any, BaseException | None]:
-    """(result, None) or (None, exception); a stub's NotImplementedError still means 'not attempted'."""
-    try:
-        return func(*args, **kwargs), None
-    except NotImplementedError:
-        raise
-    except Exception as err:  # noqa: BLE001 - reported to the learner
-        return None, err
-
-
-def _described(result: Any, err: BaseException | None) -> str:
-    return f"{type(err).__name__}: {err}" if err is not None else f"it returned {show(result)}"
-
-
-def _expect_error(exc_type: type[BaseException], what: str, func: Any, *args: Any, mentions: str = "",
-                  **kwargs: Any) -> None:
-    got, err = _outcome(func, *args, **kwargs)
-    expect(isinstance(err, exc_type), f"{what} to raise {exc_type.__name__}", _described(got, err))
-    expect(mentions in str(err), f"the {exc_type.__name__} for {what} to mention {mentions!r}", str(err))
 
 
 # ---------------------------------------------------------------------------------------------------------- 1a
@@ -436,9 +424,9 @@ def q3a(AstronomyPipeline):  # noqa: N803 - the notebook's class name
         expect("DEBUG" in lines[0], "the per-object line logged with self.logger.debug (DEBUG: hidden at the "
                "default level INFO)", lines[0])
         expect(name in lines[0], "the line formatted with LOG_FORMAT (it shows the logger's name)", lines[0])
-        got, err = _outcome(pipe, _Rows("bad-table"))
+        got, err = outcome(pipe, _Rows("bad-table"))
         expect(isinstance(err, ValueError), "a ValueError from the processor to propagate out of pipeline(rows) "
-               "(the batch session of 3b decides what to do with it)", _described(got, err))
+               "(the batch session of 3b decides what to do with it)", describe_outcome(got, err))
 
         again = io.StringIO()
         pipe2 = AstronomyPipeline(proc, clf, name=name, stream=again, level=logging.DEBUG)
@@ -459,7 +447,7 @@ def q3a(AstronomyPipeline):  # noqa: N803 - the notebook's class name
         expect(quiet.getvalue() == "", "no per-object line at the default level INFO (log it with .debug)",
                quiet.getvalue().strip())
         for bad, what in ((lambda lc: "SNIa", "a plain function"), ("SNIa", "a string")):
-            _expect_error(TypeError, f"AstronomyPipeline(processor, {what}) (not a Classifier)", AstronomyPipeline,
+            expect_error(TypeError, f"AstronomyPipeline(processor, {what}) (not a Classifier)", AstronomyPipeline,
                           proc, bad, name=new_name(), stream=io.StringIO())
     return "named logger with one handler, root untouched, rows -> processor -> classifier -> result"
 
@@ -707,15 +695,15 @@ def q4a(classify_concurrently):
         expect(broker.max_in_flight == min(n, k), f"at most {min(n, k)} (and then exactly {min(n, k)}) fetches in "
                f"flight for {n} objects with max_concurrency={k}", f"{broker.max_in_flight} at once")
         expect(len(results) == n, f"{n} results", len(results))
-    coroutine, err = _outcome(classify_concurrently, _fake_pipeline([]), _Broker({}), ["x"], 0)
+    coroutine, err = outcome(classify_concurrently, _fake_pipeline([]), _Broker({}), ["x"], 0)
     if err is None and inspect.iscoroutine(coroutine):
         try:
-            _, err = _outcome(_run, coroutine, 2.0)
+            _, err = outcome(_run, coroutine, 2.0)
         except (asyncio.TimeoutError, TimeoutError):  # pragma: no cover - _outcome already catches it
             err = TimeoutError()
     waited = isinstance(err, (asyncio.TimeoutError, TimeoutError))
     expect(isinstance(err, ValueError), "max_concurrency=0 to raise ValueError (a Semaphore(0) lets nobody in)",
-           "it waited forever" if waited else _described(coroutine, err))
+           "it waited forever" if waited else describe_outcome(coroutine, err))
     return "bounded concurrency: exactly max_concurrency fetches in flight, results in input order"
 
 
@@ -765,11 +753,11 @@ def q4b(PipelineEvents):  # noqa: N803 - the notebook's class name
     bus.emit("failed", records="rows", error="boom")
     expect([tag for tag, _, _ in calls] == ["a"], "unsubscribing b from 'classified' to leave 'failed' alone",
            [tag for tag, _, _ in calls])
-    _expect_error(ValueError, "unsubscribe('classified', b) when b is no longer subscribed", bus.unsubscribe,
+    expect_error(ValueError, "unsubscribe('classified', b) when b is no longer subscribed", bus.unsubscribe,
                   "classified", b)
-    _expect_error(ValueError, "subscribe('clasified', ...), a typo", bus.subscribe, "clasified", a,
+    expect_error(ValueError, "subscribe('clasified', ...), a typo", bus.subscribe, "clasified", a,
                   mentions="classified")
-    _expect_error(ValueError, "emit('started'), an unknown event", bus.emit, "started")
+    expect_error(ValueError, "emit('started'), an unknown event", bus.emit, "started")
 
     calls.clear()
     other = PipelineEvents()

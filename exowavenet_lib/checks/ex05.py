@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from exowavenet_lib.checks._core import attempt, check, expect, show
+from exowavenet_lib.checks._core import attempt, check, expect, expect_error, outcome, show
 from exowavenet_lib.data import LightCurveDataset as _LibraryDataset
 from exowavenet_lib.data import collate_lightcurves as _library_collate
 from exowavenet_lib.data import lightcurve_features as _library_features
@@ -41,23 +41,6 @@ def _simulated() -> tuple[tuple[TransientLightCurve, ...], tuple[str, ...]]:
 
     lcs, labels = simulate_transients(10, seed=2024)
     return tuple(lcs), tuple(labels)
-
-
-def _outcome(func: Any, *args: Any, **kwargs: Any) -> tuple[Any, BaseException | None]:
-    """(result, None) or (None, exception); a stub's NotImplementedError still means 'not attempted'."""
-    try:
-        return func(*args, **kwargs), None
-    except NotImplementedError:
-        raise
-    except Exception as err:  # noqa: BLE001 - reported to the learner
-        return None, err
-
-
-def _expect_value_error(what: str, func: Any, *args: Any, mentions: str = "", **kwargs: Any) -> None:
-    got, err = _outcome(func, *args, **kwargs)
-    described = f"{type(err).__name__}: {err}" if err is not None else f"it returned {show(got)}"
-    expect(isinstance(err, ValueError), f"{what} to raise ValueError", described)
-    expect(mentions in str(err), f"the ValueError for {what} to mention {mentions!r}", str(err))
 
 
 def _rounded(values: Any, digits: int = 4) -> list:
@@ -124,9 +107,9 @@ def q1a(lightcurve_features):
     three = lightcurve_features(lc, bands=("g", "r", "i"))
     expect(isinstance(three, np.ndarray) and three.shape == (3, 6) and not three[:, 5].any(),
            "bands=('g', 'r', 'i') to give 6 columns, the i column all zero", getattr(three, "shape", three))
-    _expect_value_error("an i-band observation with bands=('g', 'r')", lightcurve_features,
+    expect_error(ValueError, "an i-band observation with bands=('g', 'r')", lightcurve_features,
                         _lc([1.0, 2.0], [5.0, 6.0], [1.0, 1.0], ["g", "i"]), bands=("g", "r"), mentions="i")
-    _expect_value_error("a light curve whose fluxes are all zero (nothing to divide by)", lightcurve_features,
+    expect_error(ValueError, "a light curve whose fluxes are all zero (nothing to divide by)", lightcurve_features,
                         _lc([1.0, 2.0], [0.0, 0.0], [1.0, 1.0], ["g", "r"]))
     shifted = lightcurve_features(_lc(np.add(_HAND["mjd"], 1234.0), *list(_HAND.values())[1:]))
     expect(np.allclose(shifted, x, atol=_TOL), "the same features when the whole light curve is observed 1234 days "
@@ -183,7 +166,7 @@ def q2a(encode_labels):
     expect(isinstance(given, tuple), "the given classes returned as a tuple", type(given).__name__)
     expect(list(given_targets) == [1, 0, 2, 1, 3, 0], "targets [1, 0, 2, 1, 3, 0] for the given class order",
            list(given_targets))
-    _expect_value_error("a label 'SLSN' that is not in the given classes", encode_labels, ["SNIa", "SLSN"],
+    expect_error(ValueError, "a label 'SLSN' that is not in the given classes", encode_labels, ["SNIa", "SLSN"],
                         classes=_ZTF_CLASSES, mentions="SLSN")
     numbers, number_targets = encode_labels(np.array([7, 3, 7, 5]))
     expect(tuple(numbers) == (3, 5, 7) and list(number_targets) == [2, 0, 2, 1],
@@ -465,7 +448,7 @@ def q4b(DropPoints):  # noqa: N803 - the notebook's class name
     sizes: Counter = Counter()
     survivors: Counter = Counter()
     for _ in range(200):
-        out, err = _outcome(mostly, tiny)
+        out, err = outcome(mostly, tiny)
         expect(err is None, "a 3-point light curve to survive fraction=0.9 (keep at least one point when all would "
                "be dropped)", f"{type(err).__name__}: {err}")
         sizes[len(out)] += 1
@@ -665,7 +648,7 @@ def q6a(BalancedBatchSampler):  # noqa: N803 - the notebook's class name
     within = [batch for batch in batches if [labels[i] for i in batch] != sorted(labels[i] for i in batch)]
     expect(len(within) > 25, "the indices of a batch shuffled (not grouped class by class)",
            f"{50 - len(within)} of 50 batches in class order")
-    _expect_value_error("batch_size=10 with 4 classes (not a multiple)", BalancedBatchSampler, labels, 10,
+    expect_error(ValueError, "batch_size=10 with 4 classes (not a multiple)", BalancedBatchSampler, labels, 10,
                         num_batches=5, seed=0, mentions="batch_size")
     small = BalancedBatchSampler([0, 1, 1, 0, 1, 1], 4, num_batches=3, seed=0)
     loader = DataLoader(list(range(100, 106)), batch_sampler=small)
