@@ -220,6 +220,7 @@ def test_notebook_08_parameters_are_the_benchmark_parameters(smoke):
     exec(cell.source, namespace)  # noqa: S102 - our own notebook's parameters cell
     expected = SMOKE_PARAMETERS if smoke else FULL_PARAMETERS
     names = {"n_objects": "N_OBJECTS", "model": "MODEL", "model_kwargs": "MODEL_KWARGS", "strategy": "STRATEGY",
+             "weight_scheme": "WEIGHT_SCHEME", "beta": "BETA",
              "epochs": "EPOCHS", "batch_size": "BATCH_SIZE", "lr": "LR", "scheduler": "SCHEDULER",
              "patience": "PATIENCE", "max_sequence_length": "MAX_SEQUENCE_LENGTH"}
     assert set(names) == set(expected)
