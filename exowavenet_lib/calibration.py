@@ -30,6 +30,7 @@ __all__ = [
     "STRATEGIES",
     "CalibrationBins",
     "TemperatureScaler",
+    "UncertaintyCalibration",
     "brier_score",
     "calibration_bins",
     "deep_ensemble_predict",
@@ -218,6 +219,80 @@ def reliability_diagram(
     ax_count.set_xlabel("Confidence (top-label predicted probability)")
     ax_count.set_ylabel("Samples per bin")
     return fig
+
+
+class UncertaintyCalibration:
+    """How trustworthy one set of predictions is: calibration metrics, reliability diagram and a rejection curve.
+
+    Parameters
+    ----------
+    probs : (N, C) array or tensor
+        Predicted class probabilities (e.g. ``MCResult.mean_probs``).
+    y : (N,) array
+        True class indices.
+    uncertainty : (N,) array, optional
+        A score that should be high where the prediction is wrong (e.g. ``MCResult.total``); default
+        ``1 - max probability``. Used by :meth:`rejection_curve`.
+    n_bins : int, default 15
+        Bins of the ECE and the reliability diagram.
+
+    Use :meth:`from_mc` for an :class:`~exowavenet_lib.uncertainty.MCResult` (MC dropout or a deep ensemble).
+    """
+
+    def __init__(self, probs: Any, y: Any, uncertainty: Any = None, n_bins: int = 15) -> None:
+        p, t = _check_probs_labels(probs, y)
+        self.probs, self.y = p.double().numpy(), t.numpy()
+        self.n_bins = positive_int("n_bins", n_bins)
+        if uncertainty is None:
+            uncertainty = 1.0 - self.probs.max(axis=1)
+        u = np.asarray(uncertainty, dtype=np.float64)
+        if u.shape != self.y.shape or not np.isfinite(u).all():
+            raise ValueError(f"uncertainty must be {self.y.shape[0]} finite numbers, got shape {u.shape}")
+        self.uncertainty = u
+
+    @classmethod
+    def from_mc(
+        cls, result: MCResult, y: Any = None, *, score: str = "total", n_bins: int = 15
+    ) -> UncertaintyCalibration:
+        """From an MCResult: its mean probabilities, its labels (or ``y``) and uncertainty ``score``."""
+        score = choice("score", score, ("total", "aleatoric", "epistemic", "std"))
+        labels = result.y_true if y is None else y
+        if labels is None:
+            raise ValueError("y is required when the MCResult has no labels")
+        return cls(result.mean_probs, labels, getattr(result, score), n_bins)
+
+    def metrics(self) -> dict[str, float]:
+        """Accuracy, ECE (equal-width and equal-mass bins), Brier score, NLL and mean uncertainty."""
+        return {
+            "accuracy": float((self.probs.argmax(1) == self.y).mean()),
+            "ece": expected_calibration_error(self.probs, self.y, self.n_bins),
+            "ece_adaptive": expected_calibration_error(self.probs, self.y, self.n_bins, "adaptive"),
+            "brier": brier_score(self.probs, self.y),
+            "nll": negative_log_likelihood(self.probs, self.y),
+            "mean_uncertainty": float(self.uncertainty.mean()),
+        }
+
+    def reliability_diagram(self, *, strategy: str = "uniform", title: str | None = None) -> Figure:
+        """:func:`reliability_diagram` of these predictions."""
+        return reliability_diagram(self.probs, self.y, self.n_bins, strategy=strategy, title=title)
+
+    def rejection_curve(self, fractions: Any = None) -> Any:
+        """Accuracy of the predictions kept when the most uncertain fraction is rejected (a DataFrame).
+
+        A useful uncertainty makes the curve rise: the rejected predictions were the wrong ones. Ties in the score
+        are broken by position (stable sort).
+        """
+        import pandas as pd
+
+        fractions = np.linspace(0.0, 0.9, 10) if fractions is None else np.asarray(fractions, dtype=np.float64)
+        if fractions.ndim != 1 or ((fractions < 0) | (fractions >= 1)).any():
+            raise ValueError("fractions must be a 1-D array of numbers in [0, 1)")
+        order = np.argsort(self.uncertainty, kind="stable")  # most certain first
+        correct = (self.probs.argmax(1) == self.y)[order]
+        n = len(correct)
+        kept = np.maximum(1, np.round((1.0 - fractions) * n).astype(int))
+        return pd.DataFrame({"fraction_rejected": fractions, "n_kept": kept,
+                             "accuracy": [float(correct[:k].mean()) for k in kept]})
 
 
 class TemperatureScaler:

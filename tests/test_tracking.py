@@ -615,3 +615,16 @@ def test_two_processes_share_one_sqlite_study(tmp_path: Path) -> None:
                        seed=0)
     assert len(result.trials) == 10 and result.trials["number"].tolist() == list(range(10))
     assert result.best_value == min(t.value for t in study.get_trials() + [result.study.trials[-1]])
+
+
+def test_keep_wandb_files_in_points_the_folders_under_root_and_keeps_what_is_set(tmp_path):
+    from exowavenet_lib.tracking import keep_wandb_files_in
+
+    environ = {"WANDB_CONFIG_DIR": "/mine"}
+    assert keep_wandb_files_in(tmp_path / "runs", environ) == tmp_path / "runs"
+    assert (tmp_path / "runs").is_dir()
+    assert environ == {"WANDB_CONFIG_DIR": "/mine", "WANDB_CACHE_DIR": str(tmp_path / "runs" / "cache"),
+                       "WANDB_DATA_DIR": str(tmp_path / "runs" / "data"),
+                       "WANDB_ARTIFACT_DIR": str(tmp_path / "runs" / "artifacts")}
+    with pytest.raises(TypeError, match="root"):
+        keep_wandb_files_in(3, {})

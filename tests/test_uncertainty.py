@@ -383,3 +383,25 @@ def test_model_comparison_table_for_the_four_architectures():
         ModelComparison({"m": architectures["LSTM"]()}, *loaders, TRANSIENT_CLASSES, epochs=1)
     with pytest.raises(ValueError, match="rare_classes"):
         ModelComparison(architectures, *loaders, TRANSIENT_CLASSES, epochs=1, rare_classes=("KN",))
+
+
+def test_uncertainty_calibration_metrics_and_rejection_curve():
+    from exowavenet_lib.calibration import UncertaintyCalibration
+
+    probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.4, 0.6], [0.45, 0.55]])
+    y = np.array([0, 1, 1, 0])  # wrong at rows 1 and 3
+    report = UncertaintyCalibration(probs, y, uncertainty=[0.1, 0.9, 0.2, 0.8], n_bins=5)
+    metrics = report.metrics()
+    assert metrics["accuracy"] == 0.5
+    assert metrics["ece"] == pytest.approx(expected_calibration_error(probs, y, 5))
+    assert metrics["nll"] == pytest.approx(-np.mean(np.log([0.9, 0.2, 0.6, 0.45])))
+    curve = report.rejection_curve([0.0, 0.5])
+    assert curve["accuracy"].tolist() == [0.5, 1.0], "rejecting the two most uncertain removes both errors"
+    samples = np.stack([probs, probs[:, ::-1]])
+    mc = decompose_uncertainty(samples, y)
+    from_mc = UncertaintyCalibration.from_mc(mc, score="epistemic")
+    np.testing.assert_allclose(from_mc.uncertainty, mc.epistemic)
+    with pytest.raises(ValueError, match="uncertainty"):
+        UncertaintyCalibration(probs, y, uncertainty=[0.1])
+    with pytest.raises(ValueError, match="y is required"):
+        UncertaintyCalibration.from_mc(decompose_uncertainty(samples))

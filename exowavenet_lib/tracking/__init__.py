@@ -14,6 +14,7 @@ See :mod:`exowavenet_lib.tracking.tracker`, :mod:`~exowavenet_lib.tracking.mode`
 """
 
 from exowavenet_lib.tracking.mode import MODES, find_api_key, probe_wandb_server, resolve_mode
+from exowavenet_lib.tracking.registry import LocalModelRegistry, beats, promote_wandb_artifact
 from exowavenet_lib.tracking.sweeps import (
     METHODS,
     SUPPORTED_DISTRIBUTIONS,
@@ -25,10 +26,11 @@ from exowavenet_lib.tracking.sweeps import (
     translate_sampler,
     translate_search_space,
 )
-from exowavenet_lib.tracking.tracker import Tracker, WandBExperimentTracker
+from exowavenet_lib.tracking.tracker import Tracker, WandBExperimentTracker, keep_wandb_files_in
 
 __all__ = [
     "METHODS",
+    "LocalModelRegistry",
     "MODES",
     "SUPPORTED_DISTRIBUTIONS",
     "SweepResult",
@@ -36,8 +38,11 @@ __all__ = [
     "Tracker",
     "TrialPruned",
     "WandBExperimentTracker",
+    "beats",
     "find_api_key",
+    "keep_wandb_files_in",
     "probe_wandb_server",
+    "promote_wandb_artifact",
     "resolve_mode",
     "run_sweep",
     "translate_pruner",

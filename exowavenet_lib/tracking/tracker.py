@@ -42,10 +42,27 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-__all__ = ["INIT_TIMEOUT", "Tracker", "WandBExperimentTracker"]
+__all__ = ["INIT_TIMEOUT", "Tracker", "WandBExperimentTracker", "keep_wandb_files_in"]
 
 #: Seconds ``wandb.init`` may take in online mode before the tracker falls back to offline.
 INIT_TIMEOUT = 20.0
+#: wandb's folders outside the run folder (by default in the home folder), and their sub-folder names.
+_WANDB_DIR_VARIABLES = {"WANDB_CACHE_DIR": "cache", "WANDB_DATA_DIR": "data", "WANDB_ARTIFACT_DIR": "artifacts",
+                        "WANDB_CONFIG_DIR": "config"}
+
+
+def keep_wandb_files_in(root: str | os.PathLike, environ: dict[str, str] | None = None) -> Path:
+    """Point wandb's cache, data, artifact and config folders under ``root`` (variables already set are kept)."""
+    if not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"root must be a path, got {type(root).__name__}")
+    environ = os.environ if environ is None else environ
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    for variable, folder in _WANDB_DIR_VARIABLES.items():
+        environ.setdefault(variable, str(root / folder))
+    return root
+
+
 _ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _BAD_PROJECT_CHARS = set("/\\#?%:")
 
