@@ -108,6 +108,10 @@ def _bench(args: argparse.Namespace) -> int:
 
         report = bench_classifier(seed=args.seed, output_dir=args.output_dir,
                                   parameters=SMOKE_PARAMETERS if args.smoke else None)
+    elif args.target == "transit":
+        from exowavenet_lib.bench.transit import bench_transit
+
+        report = bench_transit(seed=args.seed, output_dir=args.output_dir, smoke=args.smoke)
     else:
         from exowavenet_lib.bench.simulator import bench_simulator
 
@@ -115,6 +119,16 @@ def _bench(args: argparse.Namespace) -> int:
     print(json.dumps(report, indent=2))
     print(f"wrote {args.target} report and plots under {args.output_dir}", file=sys.stderr)
     return 0
+
+
+def _classify(args: argparse.Namespace) -> int:
+    import json
+
+    from exowavenet_lib.ztf.classifier import classify_files
+
+    report, status = classify_files(args.files, model=args.model)
+    print(json.dumps(report, indent=2))
+    return status
 
 
 def _detect(args: argparse.Namespace) -> int:
@@ -169,17 +183,26 @@ def build_parser() -> argparse.ArgumentParser:
     grade.set_defaults(func=_grade)
 
     bench = sub.add_parser("bench", help="measure and report figures (JSON + plots); nothing is asserted")
-    bench.add_argument("target", choices=["notebooks", "simulator", "classifier"],
+    bench.add_argument("target", choices=["notebooks", "simulator", "classifier", "transit"],
                        help="notebooks: wall time of each solution notebook; simulator: realism and speed of the "
                        "simulators against astro-facts.md; classifier: notebook 08's imbalanced 5-class set-up "
-                       "(test macro-F1, TDE recall, wall time)")
+                       "(test macro-F1, TDE recall, wall time); transit: ExoWaveNet against BLS (injection-recovery) "
+                       "and inference speed")
     bench.add_argument("notebooks", nargs="*", type=Path, metavar="NOTEBOOK",
                        help="notebooks only; default: solutions/*.ipynb")
     bench.add_argument("--seed", type=int, default=0, help="simulator and classifier: random seed")
-    bench.add_argument("--smoke", action="store_true", help="time the smoke (CI) configuration (notebooks, classifier)")
+    bench.add_argument("--smoke", action="store_true",
+                       help="time the smoke (CI) configuration (notebooks, classifier, transit)")
     bench.add_argument("--repeats", type=_positive_int, default=3, help="runs per notebook; the median is reported")
     bench.add_argument("--output-dir", type=Path, default=Path("benchmarks/results"))
     bench.set_defaults(func=_bench)
+
+    classify = sub.add_parser("classify", help="final-project ZTF transient classifier on alert CSV files -> JSON")
+    classify.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                          help="CSV of ZTF alert detections (oid/objectId, mjd or jd, fid, magpsf, sigmapsf)")
+    classify.add_argument("--model", default=None, metavar="NAME|PATH",
+                          help="shipped model name or checkpoint path (default: the shipped ZTF classifier)")
+    classify.set_defaults(func=_classify)
 
     detect = sub.add_parser("detect", help="ExoWaveNet transit detector on .fits/.csv/.npz light curves -> JSON")
     detect.add_argument("files", nargs="+", type=Path, metavar="FILE")

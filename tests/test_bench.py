@@ -53,3 +53,31 @@ def test_bench_simulator_writes_json_and_plot(tmp_path):
     assert (tmp_path / "simulator_transients.png").stat().st_size > 10_000
     with pytest.raises(ValueError, match="n_transients"):
         bench_simulator(n_transients=10, output_dir=tmp_path)
+
+
+def test_bench_transit_smoke_writes_json_and_plots(tmp_path):
+    from exowavenet_lib.bench.transit import bench_transit
+
+    bench_transit(seed=1, output_dir=tmp_path, smoke=True)
+    saved = json.loads((tmp_path / "transit.json").read_text())
+    assert saved["benchmark"] == "transit" and saved["smoke"] is True and saved["seed"] == 1
+    snrs = [f"{s:g}" for s in saved["parameters"]["snr_values"]]
+    for noise in ("white", "variable"):
+        for method in ("ExoWaveNet", "BLS"):
+            recall = saved["recall"][noise][method]
+            assert list(recall) == snrs and all(0.0 <= r <= 1.0 for r in recall.values())
+    rows = saved["injection_recovery"]
+    assert len(rows) == 2 * 2 * len(snrs) and all(0.0 <= r["fpr"] <= 0.01 for r in rows)
+    assert all(np.isfinite(r["threshold"]) and r["n"] == saved["parameters"]["n_per_snr"] for r in rows)
+    for backend in ("eager", "torchscript", "onnxruntime"):
+        rate = saved["throughput"][backend]["windows_per_s"]
+        assert np.isfinite(rate) and rate > 0
+    targets = saved["targets"]
+    for key in ("white", "variable", "throughput"):
+        assert isinstance(targets[key]["met"], bool) and np.isfinite(targets[key]["margin"])
+    assert targets["throughput"]["best_backend"] in ("eager", "torchscript", "onnxruntime")
+    assert saved["model"]["checkpoint_sha256"] and saved["model"]["window"] > 0
+    for name in ("transit_recall.png", "transit_throughput.png"):
+        assert (tmp_path / name).stat().st_size > 10_000
+    with pytest.raises(ValueError, match="parameters"):
+        bench_transit(output_dir=tmp_path, smoke=True, parameters={"n_windows": 3})

@@ -18,6 +18,14 @@ def machine() -> dict:
     }
 
 
+def load_average() -> list[float] | None:
+    """The 1-, 5- and 15-minute load averages (None where the platform has none): how busy the machine was."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
 def write_json(report: dict, path: Path) -> None:
     """Write a report as indented JSON, creating the folder."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,33 @@ def _write_json_atomic(path: Path, obj: Any) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _replace_atomically(path: Path, write: Any) -> None:
+    """Call ``write(tmp)`` on a temporary file next to ``path``, then move it onto ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix or ".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+class _TupleOutputs(torch.nn.Module):
+    """The model with a tuple of heads as output (what tracing and ONNX export need) instead of a dict."""
+
+    def __init__(self, model: ExoWaveNet, heads: list[str]) -> None:
+        super().__init__()
+        self.model, self.heads = model, heads
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        out = self.model(x, mask)
+        return tuple(out[name] for name in self.heads)
 
 
 class TransitDetector:
@@ -184,6 +212,58 @@ class TransitDetector:
     def score(self, lightcurve: LightCurve) -> float:
         """The maximum window score of a light curve."""
         return float(self.predict(lightcurve)["score"].max())
+
+    # ------------------------------------------------------------------------------------------------ export
+    def _exportable(self) -> tuple[torch.nn.Module, list[str]]:
+        head = self.model.head
+        heads = [name for name, has in (("logit", head != "segmentation"), ("per_sample", head != "classification"))
+                 if has]
+        return _TupleOutputs(self.model, heads).eval(), heads
+
+    def _example(self, window: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise ValueError(f"window must be a positive integer, got {window!r}")
+        x = torch.zeros(2, window)
+        mask = torch.ones(2, window, dtype=torch.bool)
+        mask[1, window // 2:] = False
+        return x, mask
+
+    def export_torchscript(self, path: str | os.PathLike, window: int = 2048) -> Path:
+        """Trace the model to TorchScript at ``path`` (atomically); load with ``torch.jit.load``.
+
+        The traced module takes ``(x, mask)`` — ``x`` (B, L) float32 standardised flux, ``mask`` (B, L) bool — and
+        returns a tuple of the model's heads in the order ``logit`` (B,), ``per_sample`` (B, L) (logits, before the
+        sigmoid). ``window`` is the length of the example input; the trace accepts any batch size and length.
+        """
+        path = Path(path)
+        module, _ = self._exportable()
+        with torch.no_grad():
+            traced = torch.jit.trace(module, self._example(window), check_trace=False)
+        _replace_atomically(path, lambda tmp: torch.jit.save(traced, tmp))
+        return path
+
+    def export_onnx(self, path: str | os.PathLike, window: int = 2048, opset: int = 18) -> Path:
+        """Export the model to ONNX at ``path`` (atomically) for ONNX Runtime; batch and length are dynamic axes.
+
+        Inputs ``x`` (batch, length) float32 and ``mask`` (batch, length) bool; outputs named ``logit`` and/or
+        ``per_sample`` (logits, before the sigmoid), as in :meth:`export_torchscript`. ``window`` is the example
+        length. Uses the ``torch.export``-based exporter (needs ``onnxscript``).
+        """
+        path = Path(path)
+        module, heads = self._exportable()
+        example = self._example(window)
+        batch, length = torch.export.Dim("batch"), torch.export.Dim("length")
+        dynamic = {"x": {0: batch, 1: length}, "mask": {0: batch, 1: length}}
+
+        def write(tmp: str) -> None:
+            with warnings.catch_warnings():  # the exporter's notice that both inputs share the axis names
+                warnings.filterwarnings("ignore", message=".*axis name", category=UserWarning)
+                torch.onnx.export(module, example, tmp, input_names=["x", "mask"], output_names=heads,
+                                  dynamic_shapes=dynamic, opset_version=opset, dynamo=True, verbose=False,
+                                  external_data=False)
+
+        _replace_atomically(path, write)
+        return path
 
     def __repr__(self) -> str:
         return (f"TransitDetector({self.name or 'unnamed'}: {self.model.n_parameters()} params, window {self.window}, "
