@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Notebook runs in tests are small (smoke) and single-threaded per worker: xdist gives the parallelism.
 TEST_ENV := OMP_NUM_THREADS=1 EXOWAVENET_SMOKE=1
 
-.PHONY: help install lab test check exercises html bench clean
+.PHONY: help install lab test check exercises html bench pretrained clean
 
 help:
 	@echo "make lab        set up .venv (first time) and open the exercises in JupyterLab"
@@ -15,6 +15,7 @@ help:
 	@echo "make exercises  regenerate exercises/ (and links, README map) from solutions/"
 	@echo "make html       run every solution notebook and render it as HTML -> build/index.html"
 	@echo "make bench      time every solution notebook (smoke configuration) -> benchmarks/results/"
+	@echo "make pretrained retrain the shipped transit detector (~30 min, 1 CPU core) -> exowavenet_lib/pretrained/"
 	@echo "make clean      remove build outputs (keeps .venv)"
 
 $(STAMP): pyproject.toml
@@ -46,6 +47,9 @@ html: $(STAMP)
 
 bench: $(STAMP)
 	OMP_NUM_THREADS=2 $(BIN)/exowavenet bench notebooks --smoke
+
+pretrained: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python scripts/train_pretrained.py
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

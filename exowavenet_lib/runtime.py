@@ -1,10 +1,15 @@
-"""Run-time basics every notebook needs: reproducible seeds, a device, and the smoke switch."""
+"""Run-time basics every notebook needs: reproducible seeds, a device, the smoke switch, and atomic file writes."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import random
-from typing import TYPE_CHECKING
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -80,3 +85,40 @@ def get_device(prefer: str | None = None) -> torch.device:
             raise ValueError(f"prefer={prefer!r} but that device is not available on this machine")
         return torch.device(prefer.lower())
     return torch.device(next(name for name, ok in available.items() if ok))
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; if the block succeeds, the file is synced and moved onto ``path``.
+
+    A crash or an exception mid-write leaves any previous ``path`` intact and no temporary file behind::
+
+        with atomic_path("best.pt") as tmp:
+            torch.save(state, tmp)
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"path {str(path)!r} is a directory; give a file name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix or ".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any, **dump_kwargs: Any) -> Path:
+    """Write ``obj`` as JSON (indent 2 unless given, trailing newline) to ``path`` atomically; return the path."""
+    dump_kwargs.setdefault("indent", 2)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, **dump_kwargs) + "\n", encoding="utf-8")
+    return Path(path)

@@ -33,7 +33,6 @@ import contextlib
 import itertools
 import math
 import os
-import tempfile
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
@@ -56,7 +55,7 @@ from torch.utils.data import (
 )
 
 from exowavenet_lib.metrics import MetricsTracker
-from exowavenet_lib.runtime import get_device
+from exowavenet_lib.runtime import atomic_path, get_device
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -398,17 +397,8 @@ def save_checkpoint(
         "optimizer": None if optimizer is None else optimizer.state_dict(),
         "extra": extra,
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
     return path
 
 

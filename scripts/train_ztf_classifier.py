@@ -31,7 +31,7 @@ from exowavenet_lib.bench.classifier import production_metrics, simulated_split,
 from exowavenet_lib.data import LightCurveDataset, collate_lightcurves, n_features  # noqa: E402
 from exowavenet_lib.data.features import DEFAULT_BANDS  # noqa: E402
 from exowavenet_lib.imbalance import make_loss  # noqa: E402
-from exowavenet_lib.runtime import seed_everything  # noqa: E402
+from exowavenet_lib.runtime import atomic_path, seed_everything  # noqa: E402
 from exowavenet_lib.simulate.transients import TRANSIENT_CLASSES, simulate_transients  # noqa: E402
 from exowavenet_lib.train import EarlyStopping, fit  # noqa: E402
 from exowavenet_lib.transit.detector import PRETRAINED_DIR  # noqa: E402
@@ -225,9 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         ms=timing["best"],
     )
     card_path = path.with_suffix(".md")
-    tmp = card_path.with_suffix(".md.tmp")
-    tmp.write_text(card, encoding="utf-8")
-    os.replace(tmp, card_path)
+    with atomic_path(card_path) as tmp:
+        tmp.write_text(card, encoding="utf-8")
     print(f"wrote {path} ({size_kb:.0f} KB), {path.with_suffix('.json')} and {card_path}", flush=True)
     return 0
 

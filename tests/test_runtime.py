@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import numpy as np
@@ -70,3 +71,19 @@ def test_smoke_switch_unset_is_full_run_and_garbage_is_an_error(monkeypatch):
     monkeypatch.setenv("EXOWAVENET_SMOKE", "maybe")
     with pytest.raises(ValueError, match="EXOWAVENET_SMOKE='maybe'"):
         smoke_mode()
+
+
+def test_atomic_path_replaces_on_success_and_keeps_the_old_file_on_error(tmp_path):
+    from exowavenet_lib.runtime import atomic_path, write_json_atomic
+
+    target = write_json_atomic(tmp_path / "sub" / "state.json", {"n": 1})
+    assert json.loads(target.read_text()) == {"n": 1}
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("{torn")
+        raise RuntimeError("crash mid-write")
+    assert json.loads(target.read_text()) == {"n": 1}
+    assert [p.name for p in target.parent.iterdir()] == ["state.json"]  # no temporary file left behind
+    with pytest.raises(ValueError, match="directory"), atomic_path(tmp_path):
+        pass
+    with pytest.raises(TypeError, match="path"), atomic_path(3):
+        pass

@@ -332,7 +332,8 @@ def test_a_crash_while_writing_leaves_the_previous_checkpoint_intact(tmp_path, m
 
     def half_written(obj, f, *args, **kwargs):
         real_save(obj, f, *args, **kwargs)
-        f.truncate(10)  # a torn write, then the crash
+        with open(f, "r+b") as handle:
+            handle.truncate(10)  # a torn write, then the crash
         raise crash
 
     monkeypatch.setattr(torch, "save", half_written)

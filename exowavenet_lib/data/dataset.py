@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from exowavenet_lib.data.features import (
     feature_names,
 )
 from exowavenet_lib.lightcurves import LightCurve
+from exowavenet_lib.runtime import write_json_atomic
 
 __all__ = ["TRUNCATE_MODES", "LightCurveDataset", "classes_from_json", "read_encoding", "write_encoding"]
 
@@ -258,17 +258,7 @@ def write_encoding(encoding: dict[str, Any], path: str | os.PathLike[str]) -> Pa
     """Write an encoding dict as JSON atomically (a temporary file in the same folder, then ``os.replace``)."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(encoding, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_json_atomic(path, encoding)
 
 
 def read_encoding(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -1,3 +1,4 @@
+
 """Promote a model to ``production`` only when it beats the current one: a local registry and a W&B artifact alias.
 
 ::
@@ -22,11 +23,12 @@ import math
 import os
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from exowavenet_lib.runtime import atomic_path, write_json_atomic
 
 __all__ = ["MODES", "LocalModelRegistry", "beats", "promote_wandb_artifact"]
 
@@ -99,14 +101,7 @@ class LocalModelRegistry:
             return json.load(handle)
 
     def _write(self, index: Mapping[str, Any]) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".index-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(index, handle, indent=2, sort_keys=True)
-            os.replace(tmp, self.index_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json_atomic(self.index_path, index, sort_keys=True)
 
     def promote(
         self,
@@ -138,14 +133,8 @@ class LocalModelRegistry:
         folder = self.root / name
         folder.mkdir(exist_ok=True)
         target = folder / f"v{version}{source.suffix}"
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".copy-")
-        os.close(fd)
-        try:
+        with atomic_path(target) as tmp:
             shutil.copyfile(source, tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         entry["versions"].append({
             "version": version, "path": str(target.relative_to(self.root)), "source": str(source),
             "metric": metric, "mode": mode, "value": value, "metrics": _plain_metrics(metrics),

@@ -6,10 +6,7 @@ simulated Kepler light curves only; see its model card). ``detect_files`` is wha
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +17,7 @@ import pandas as pd
 import torch
 
 from exowavenet_lib.lightcurves import LightCurve
+from exowavenet_lib.runtime import atomic_path, write_json_atomic
 from exowavenet_lib.train import save_checkpoint
 from exowavenet_lib.transit.model import ExoWaveNet
 from exowavenet_lib.transit.preprocess import KEPLER_CADENCE_DAYS, Windows, prepare, segment
@@ -46,35 +44,6 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_plain(v) for v in obj]
     return obj
-
-
-def _write_json_atomic(path: Path, obj: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(_plain(obj), handle, indent=2, sort_keys=True, allow_nan=False)
-            handle.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _replace_atomically(path: Path, write: Any) -> None:
-    """Call ``write(tmp)`` on a temporary file next to ``path``, then move it onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix or ".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 class _TupleOutputs(torch.nn.Module):
@@ -133,7 +102,7 @@ class TransitDetector:
         path = Path(path)
         save_checkpoint(path, self.model, detector_config=self.config, **_plain(extra))
         os.chmod(path, 0o644)
-        _write_json_atomic(path.with_suffix(".json"), {**self.config, **extra})
+        write_json_atomic(path.with_suffix(".json"), _plain({**self.config, **extra}), sort_keys=True, allow_nan=False)
         return path
 
     @classmethod
@@ -239,7 +208,8 @@ class TransitDetector:
         module, _ = self._exportable()
         with torch.no_grad():
             traced = torch.jit.trace(module, self._example(window), check_trace=False)
-        _replace_atomically(path, lambda tmp: torch.jit.save(traced, tmp))
+        with atomic_path(path) as tmp:
+            torch.jit.save(traced, str(tmp))
         return path
 
     def export_onnx(self, path: str | os.PathLike, window: int = 2048, opset: int = 18) -> Path:
@@ -255,14 +225,12 @@ class TransitDetector:
         batch, length = torch.export.Dim("batch"), torch.export.Dim("length")
         dynamic = {"x": {0: batch, 1: length}, "mask": {0: batch, 1: length}}
 
-        def write(tmp: str) -> None:
-            with warnings.catch_warnings():  # the exporter's notice that both inputs share the axis names
-                warnings.filterwarnings("ignore", message=".*axis name", category=UserWarning)
-                torch.onnx.export(module, example, tmp, input_names=["x", "mask"], output_names=heads,
-                                  dynamic_shapes=dynamic, opset_version=opset, dynamo=True, verbose=False,
-                                  external_data=False)
-
-        _replace_atomically(path, write)
+        with atomic_path(path) as tmp, warnings.catch_warnings():
+            # the exporter's notice that both inputs share the axis names
+            warnings.filterwarnings("ignore", message=".*axis name", category=UserWarning)
+            torch.onnx.export(module, example, str(tmp), input_names=["x", "mask"], output_names=heads,
+                              dynamic_shapes=dynamic, opset_version=opset, dynamo=True, verbose=False,
+                              external_data=False)
         return path
 
     def __repr__(self) -> str:

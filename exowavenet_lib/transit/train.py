@@ -3,8 +3,15 @@
 :func:`exowavenet_lib.train.fit` expects class-index targets and one logit tensor, so the detector has its own small
 loop: loss = BCE(window logit, window label) + ``seg_weight`` · BCE(per-sample logits, in-transit labels) averaged
 over valid samples only; per epoch it records train loss, validation loss, window ROC-AUC and precision/recall at
-``threshold``; the last epoch is checkpointed atomically (:func:`exowavenet_lib.train.save_checkpoint`) and a run
-can resume from it.
+``threshold`` and recall at 1 % false-positive rate; the last epoch is checkpointed atomically
+(:func:`exowavenet_lib.train.save_checkpoint`, with the best weights so far) and a run resumes from it exactly:
+each epoch draws its shuffling, crops and augmentation from its own seeded stream, so checkpoint + resume gives the
+same weights as an uninterrupted run. Options for a stronger recipe: a warm-up + cosine learning-rate schedule, a
+curriculum over per-window SNR (:func:`window_snr`), time-reversal augmentation.
+
+:func:`simulated_windows` builds a training/evaluation window set from
+:func:`~exowavenet_lib.simulate.simulate_transits` light curves with the detector's preprocessing and a controlled
+*per-window* SNR; :func:`save_windows` / :func:`load_windows` store window sets as ``.npz``.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,11 +28,35 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from exowavenet_lib.runtime import atomic_path
 from exowavenet_lib.train import load_checkpoint, save_checkpoint
+from exowavenet_lib.transit.injection import recall_at_fpr
 from exowavenet_lib.transit.model import ExoWaveNet
-from exowavenet_lib.transit.preprocess import Windows
+from exowavenet_lib.transit.preprocess import _CLIP, KEPLER_CADENCE_DAYS, Windows, concat_windows, prepare, segment
 
-__all__ = ["TrainResult", "detector_loss", "roc_auc", "precision_recall", "predict_windows", "train_detector"]
+__all__ = [
+    "TRAINING_NOISE",
+    "TrainResult",
+    "detector_loss",
+    "inject_transits",
+    "load_windows",
+    "precision_recall",
+    "predict_windows",
+    "roc_auc",
+    "save_windows",
+    "simulated_windows",
+    "train_detector",
+    "window_snr",
+]
+
+#: Noise configurations of :func:`simulated_windows` (switches of ``simulate_transits``): the injection–recovery
+#: kinds of :mod:`~exowavenet_lib.transit.injection` ("white" there keeps the gaps: "white_gaps" here) plus pure
+#: white noise without gaps.
+TRAINING_NOISE: dict[str, dict[str, bool]] = {
+    "white": {"red_noise": False, "variability": False, "gaps": False, "outliers": False},
+    "white_gaps": {"red_noise": False, "variability": False, "gaps": True, "outliers": False},
+    "variable": {"red_noise": True, "variability": True, "gaps": True, "outliers": True},
+}
 
 
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -63,7 +95,7 @@ def detector_loss(out: dict[str, torch.Tensor], y: torch.Tensor, labels: torch.T
     return loss
 
 
-def _tensors(w: Windows, index: np.ndarray, crop: int | None, rng: np.random.Generator
+def _tensors(w: Windows, index: np.ndarray, crop: int | None, rng: np.random.Generator, augment: bool = False
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     x, mask, labels = w.x[index], w.mask[index], w.labels[index]
     if crop is not None and crop < x.shape[1]:
@@ -72,6 +104,9 @@ def _tensors(w: Windows, index: np.ndarray, crop: int | None, rng: np.random.Gen
         y = labels.any(axis=1).astype(np.float32)
     else:
         y = w.y[index]
+    if augment:  # time reversal: a transit is (nearly) symmetric, the noise statistics are unchanged
+        flip = rng.random(len(index)) < 0.5
+        x, mask, labels = (np.where(flip[:, None], a[:, ::-1], a) for a in (x, mask, labels))
     return (torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(mask)),
             torch.from_numpy(np.ascontiguousarray(y)), torch.from_numpy(np.ascontiguousarray(labels)))
 
@@ -117,6 +152,8 @@ def _evaluate(model: ExoWaveNet, w: Windows, seg_weight: float, threshold: float
         loss += float(-np.mean(w.y * np.log(s) + (1 - w.y) * np.log(1 - s)))
         out["val_auc"] = roc_auc(w.y, score)
         out["val_precision"], out["val_recall"] = precision_recall(w.y, score, threshold)
+        if 0 < w.y.sum() < len(w):
+            out["val_recall_at_1fpr"] = recall_at_fpr(score[w.y == 0], score[w.y == 1], 0.01)
     if not np.isnan(per).all() and seg_weight > 0:
         p = np.clip(per, eps, 1 - eps)
         bce = -(w.labels * np.log(p) + (~w.labels) * np.log(1 - p))
@@ -124,6 +161,28 @@ def _evaluate(model: ExoWaveNet, w: Windows, seg_weight: float, threshold: float
         out["val_sample_auc"] = roc_auc(w.labels[w.mask], per[w.mask])
     out["val_loss"] = loss
     return out
+
+
+def _lr_factor(schedule: str, step: int, total: int, warmup: int, time_fraction: float = 0.0) -> float:
+    """Multiplier of the base learning rate at optimizer step ``step`` (0-based) of ``total``.
+
+    The cosine runs over the steps after the warm-up, or over the time budget when ``time_fraction`` (elapsed /
+    budget) is further along.
+    """
+    if schedule == "constant":
+        return 1.0
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, max((step - warmup) / max(1, total - warmup), time_fraction))
+    return 0.02 + 0.98 * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _floor(snr_floor: float | Sequence[float] | None, epoch: int) -> float:
+    if snr_floor is None:
+        return 0.0
+    if isinstance(snr_floor, (int, float)):
+        return float(snr_floor)
+    return float(snr_floor[min(epoch, len(snr_floor)) - 1])
 
 
 def train_detector(
@@ -145,8 +204,14 @@ def train_detector(
     time_budget_s: float | None = None,
     seed: int = 0,
     verbose: bool = False,
+    lr_schedule: str = "constant",
+    warmup_steps: int = 0,
+    augment: bool = False,
+    train_snr: np.ndarray | None = None,
+    snr_floor: float | Sequence[float] | None = None,
+    monitor: str = "val_auc",
 ) -> TrainResult:
-    """Train an :class:`ExoWaveNet` on window sets; returns the weights of the best epoch by validation ROC-AUC.
+    """Train an :class:`ExoWaveNet` on window sets; returns the weights of the best epoch by ``monitor``.
 
     Parameters
     ----------
@@ -158,15 +223,37 @@ def train_detector(
         Train on random crops of this many samples (one offset per batch; labels recomputed) — faster on CPU;
         the network is fully convolutional, so it still scores full windows.
     checkpoint_path, resume
-        Save model + optimizer + history after every epoch; with ``resume=True`` and an existing file, continue
-        from the epoch after the saved one (the saved ``model_config`` rebuilds the model when none is given).
+        Save model + optimizer + history (+ the best weights so far) after every epoch; with ``resume=True`` and an
+        existing file, continue from the epoch after the saved one (the saved ``model_config`` rebuilds the model
+        when none is given). Resuming gives the same result as an uninterrupted run with the same arguments.
     time_budget_s : float, optional
-        Stop (after evaluating) once this many seconds of training have passed.
+        Stop (after evaluating) once this many seconds of training have passed (counted across resumes).
+    lr_schedule : {"constant", "cosine"}
+        ``"cosine"``: linear warm-up over ``warmup_steps`` optimizer steps, then cosine decay to 2 % of ``lr`` at the
+        end of epoch ``epochs`` — or at the end of ``time_budget_s`` if that comes first (then the schedule follows
+        the clock, and a resumed run is no longer bit-identical to an uninterrupted one).
+    augment : bool
+        Reverse each training window in time with probability 1/2.
+    train_snr, snr_floor
+        Curriculum: per-window SNR of the training windows (:func:`window_snr`, 0 for negatives) and the minimum SNR
+        of the positive windows used in each epoch (a number, or one value per epoch, the last one repeating);
+        positives below the floor sit that epoch out.
+    monitor : str
+        History key (higher is better) that picks the returned epoch, e.g. ``"val_auc"`` or ``"val_recall_at_1fpr"``.
     """
-    rng = np.random.default_rng(seed)
+    if lr_schedule not in ("constant", "cosine"):
+        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if train_snr is not None:
+        train_snr = np.asarray(train_snr, dtype=float)
+        if train_snr.shape != (len(train_windows),):
+            raise ValueError(f"train_snr has shape {train_snr.shape}, expected ({len(train_windows)},)")
+    elif snr_floor is not None:
+        raise ValueError("snr_floor needs train_snr (the per-window SNR of the training windows)")
     torch.manual_seed(seed)
     path = Path(checkpoint_path) if checkpoint_path is not None else None
-    start_epoch, history = 1, []
+    start_epoch, history, elapsed = 1, [], 0.0
     saved: dict[str, Any] | None = None
     if resume and path is not None and path.is_file():
         saved = torch.load(path, map_location="cpu", weights_only=True)
@@ -174,21 +261,34 @@ def train_detector(
     if model is None:
         model = ExoWaveNet(**(model_config or {}))
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    best_auc, best_state, best_epoch = -math.inf, None, None
+    best_value, best_state, best_epoch = -math.inf, None, None
     if saved is not None:
         extra = load_checkpoint(path, model, optimizer)
         start_epoch = int(extra["epoch"]) + 1
         history = list(extra.get("history", []))
         best_epoch = extra.get("best_epoch")
-        best_auc = float(extra.get("best_auc", -math.inf))
-    t0 = time.monotonic()
+        best_value = float(extra.get("best_value", extra.get("best_auc", -math.inf)))
+        best_state = extra.get("best_state")
+        elapsed = float(extra.get("elapsed_s", history[-1]["seconds"] if history else 0.0))
+    steps_per_epoch = math.ceil(len(train_windows) / batch_size)
+    total_steps = epochs * steps_per_epoch
+    t0 = time.monotonic() - elapsed
     out_of_time = False
     for epoch in range(start_epoch, epochs + 1):
         model.train()
-        order = rng.permutation(len(train_windows))
+        rng = np.random.default_rng([seed, epoch])  # one stream per epoch: resuming replays it exactly
+        use = np.arange(len(train_windows))
+        floor = _floor(snr_floor, epoch)
+        if train_snr is not None and floor > 0:
+            use = use[(train_windows.y == 0) | (train_snr >= floor)]
+        order = rng.permutation(use)
         total, count = 0.0, 0
-        for i in range(0, len(order), batch_size):
-            x, mask, y, labels = _tensors(train_windows, order[i:i + batch_size], crop, rng)
+        for b, i in enumerate(range(0, len(order), batch_size)):
+            fraction = 0.0 if time_budget_s is None else (time.monotonic() - t0) / time_budget_s
+            factor = _lr_factor(lr_schedule, (epoch - 1) * steps_per_epoch + b, total_steps, warmup_steps, fraction)
+            for group in optimizer.param_groups:
+                group["lr"] = lr * factor
+            x, mask, y, labels = _tensors(train_windows, order[i:i + batch_size], crop, rng, augment)
             optimizer.zero_grad(set_to_none=True)
             loss = detector_loss(model(x, mask), y, labels, mask, seg_weight, pos_weight)
             loss.backward()
@@ -200,21 +300,172 @@ def train_detector(
                 out_of_time = True
                 break
         row = {"epoch": epoch, "train_loss": total / max(count, 1), "seconds": time.monotonic() - t0,
+               "lr": lr * factor if count else lr, "snr_floor": floor,
                **_evaluate(model, val_windows, seg_weight, threshold, 2 * batch_size)}
         row = {k: float(v) for k, v in row.items()}
         history.append(row)
         if verbose:
             print(" ".join(f"{k}={v:.4g}" for k, v in row.items()), flush=True)
-        auc = row.get("val_auc", -row["val_loss"])
-        if not math.isnan(auc) and auc > best_auc:
-            best_auc, best_epoch = auc, epoch
+        value = row.get(monitor, row.get("val_auc", -row["val_loss"]))
+        if not math.isnan(value) and value > best_value:
+            best_value, best_epoch = value, epoch
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if path is not None:
             save_checkpoint(path, model, optimizer, epoch=epoch, history=history, model_config=dict(model.config),
-                            best_epoch=best_epoch, best_auc=float(best_auc))
+                            best_epoch=best_epoch, best_value=float(best_value), best_state=best_state,
+                            elapsed_s=float(row["seconds"]))
         if out_of_time:
             break
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
     return TrainResult(model=model, history=history, best_epoch=best_epoch, stopped_on_time=out_of_time)
+
+
+# ------------------------------------------------------------------------------------------------ training data
+def window_snr(windows: Windows, params: Any) -> np.ndarray:
+    """White-noise SNR of the transit part inside each window: ``depth / σ · √(valid in-transit samples)``.
+
+    ``params`` is the DataFrame of :func:`~exowavenet_lib.simulate.simulate_transits` (columns ``depth`` and
+    ``noise_ppm``), indexed by ``windows.source``; 0 for a window without in-transit samples.
+    """
+    depth = np.nan_to_num(np.asarray(params["depth"], dtype=float))[windows.source]
+    sigma = np.asarray(params["noise_ppm"], dtype=float)[windows.source] * 1e-6
+    return depth / sigma * np.sqrt(windows.labels.sum(axis=1))
+
+
+def simulated_windows(
+    n: int,
+    *,
+    seed: int = 0,
+    window: int = 1024,
+    stride: int = 512,
+    n_cadences: int | None = None,
+    snr_range: tuple[float, float] = (4.0, 40.0),
+    noise: str = "variable",
+    transit_fraction: float = 0.5,
+    period_range: tuple[float, float] = (0.5, 20.0),
+    detrend_method: str = "polynomial",
+    detrend_window_days: float = 1.5,
+    clip_sigma: float = 5.0,
+    progress: bool = False,
+) -> tuple[Windows, np.ndarray, Any]:
+    """Simulated Kepler light curves → the detector's preprocessing → labelled windows and their per-window SNR.
+
+    With the default ``n_cadences = window`` each light curve is one window and ``snr_range`` is the *per-window*
+    SNR (:func:`window_snr`); longer light curves give several windows each, with the SNR of the part of the
+    signal each holds. ``noise`` picks a :data:`TRAINING_NOISE` configuration. Returns ``(windows, snr, params)``.
+    """
+    from exowavenet_lib.simulate.transits import simulate_transits
+
+    if noise not in TRAINING_NOISE:
+        raise ValueError(f"noise must be one of {sorted(TRAINING_NOISE)}, got {noise!r}")
+    sim = simulate_transits(n, seed=seed, mission="kepler", n_cadences=n_cadences or window, snr_range=snr_range,
+                            transit_fraction=transit_fraction, period_range=period_range, **TRAINING_NOISE[noise])
+    parts = []
+    items = zip(sim.lightcurves, sim.masks, strict=True)
+    if progress:
+        from tqdm.auto import tqdm
+
+        items = tqdm(items, total=n, desc=f"windows ({noise})", leave=False)
+    for i, (lc, mask) in enumerate(items):
+        flat, m = prepare(lc, method=detrend_method, window_days=detrend_window_days, clip_sigma=clip_sigma,
+                          in_transit=mask)
+        parts.append(segment(flat, window, stride, in_transit=m, cadence_days=KEPLER_CADENCE_DAYS, source=i))
+    w = concat_windows(parts)
+    return w, window_snr(w, sim.params), sim.params
+
+
+def inject_transits(
+    windows: Windows,
+    *,
+    seed: int = 0,
+    snr_range: tuple[float, float] = (4.0, 40.0),
+    period_range: tuple[float, float] = (0.5, 20.0),
+    noise_ppm_range: tuple[float, float] = (50.0, 500.0),
+    min_in_transit: int = 3,
+    cadence_days: float = KEPLER_CADENCE_DAYS,
+) -> tuple[Windows, np.ndarray]:
+    """Copies of (preprocessed, transit-free) windows with a transit added in standardised flux: cheap extra positives.
+
+    Each window gets a limb-darkened trapezoid (:func:`~exowavenet_lib.simulate.transit_model`, the simulator's
+    planet population: log-uniform period in ``period_range`` — one or several transits, at least
+    ``min_in_transit`` valid in-transit samples — impact parameter, duration from Kepler's third law, long-cadence
+    integration) whose per-window SNR ``depth/σ·√n_in`` is log-uniform in ``snr_range``; since the flux is already
+    in units of σ, the depth is ``SNR/√n_in``. This skips the detrending a real transit goes through, so mix it with
+    windows from :func:`simulated_windows`. Returns ``(windows, snr)``; ``y`` is 1 everywhere.
+    """
+    from exowavenet_lib.simulate.transits import (
+        _STELLAR_DENSITY_FACTOR,
+        MISSIONS,
+        _ingress_fraction,
+        _transit_duration,
+        in_transit_mask,
+        transit_model,
+    )
+
+    if windows.labels.any():
+        raise ValueError("inject_transits needs transit-free windows (some windows already have in-transit labels)")
+    rng = np.random.default_rng(seed)
+    limb = MISSIONS["kepler"].limb_darkening
+
+    def log_uniform(lo: float, hi: float) -> float:
+        return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+    x, labels = windows.x.copy(), np.zeros_like(windows.labels)
+    snr = np.zeros(len(windows))
+    for i in range(len(windows)):
+        t, valid = windows.t[i], windows.mask[i]
+        if valid.sum() < min_in_transit:
+            raise ValueError(f"window {i} has fewer than {min_in_transit} valid samples")
+        for _ in range(1000):
+            period = log_uniform(*period_range)
+            epoch = t[0] + rng.uniform(0.0, period)
+            b = rng.uniform(0.0, 0.9)
+            duration = _transit_duration(period, b, log_uniform(*_STELLAR_DENSITY_FACTOR), cadence_days)
+            inside = in_transit_mask(t, period=period, epoch=epoch, duration=duration) & valid
+            if inside.sum() >= min_in_transit:
+                break
+        else:
+            raise ValueError(f"could not place a transit with {min_in_transit} valid samples in window {i}")
+        snr[i] = log_uniform(*snr_range)
+        depth_sigma = snr[i] / np.sqrt(inside.sum())
+        depth = min(depth_sigma * log_uniform(*noise_ppm_range) * 1e-6, 0.04)  # only sets the ingress shape
+        near = np.abs((t - epoch + 0.5 * period) % period - 0.5 * period) < 0.5 * duration + cadence_days
+        deficit = np.zeros(len(t))
+        deficit[near] = (1.0 - transit_model(
+            t[near], period=period, epoch=epoch, depth=depth, duration=duration, shape="trapezoid",
+            ingress_fraction=_ingress_fraction(depth, b, limb), limb_darkening=limb, impact_parameter=b,
+            exposure_time=cadence_days)) / depth
+        x[i] = np.where(valid, np.clip(x[i] - depth_sigma * deficit, -_CLIP, _CLIP), 0.0)
+        labels[i] = inside
+    out = Windows(x=x.astype(np.float32), mask=windows.mask.copy(), t=windows.t.copy(), labels=labels,
+                  y=np.ones(len(windows), dtype=np.float32), start_mjd=windows.start_mjd.copy(),
+                  end_mjd=windows.end_mjd.copy(), source=windows.source.copy())
+    return out, snr
+
+
+def save_windows(path: str | os.PathLike, windows: Windows, **arrays: np.ndarray) -> Path:
+    """Write a window set (and extra per-window ``arrays``, e.g. ``snr``) to a compressed ``.npz`` atomically."""
+    path = Path(path)
+    clash = set(arrays) & {*Windows.__dataclass_fields__, "file", "allow_pickle"}
+    if clash:
+        raise ValueError(f"extra arrays may not be named {sorted(clash)} (Windows fields, np.savez arguments)")
+    for name, value in arrays.items():
+        if len(np.asarray(value)) != len(windows):
+            raise ValueError(f"array {name!r} has {len(np.asarray(value))} rows, expected {len(windows)}")
+    with atomic_path(path) as tmp:
+        np.savez_compressed(tmp, **{k: getattr(windows, k) for k in Windows.__dataclass_fields__},
+                            **{k: np.asarray(v) for k, v in arrays.items()})
+    return path
+
+
+def load_windows(path: str | os.PathLike) -> tuple[Windows, dict[str, np.ndarray]]:
+    """Read a :func:`save_windows` file: ``(windows, extra arrays)``."""
+    with np.load(path, allow_pickle=False) as data:
+        missing = [k for k in Windows.__dataclass_fields__ if k not in data.files]
+        if missing:
+            raise ValueError(f"{Path(path).name}: not a window set (missing {missing})")
+        w = Windows(**{k: np.asarray(data[k]) for k in Windows.__dataclass_fields__})
+        extra = {k: np.asarray(data[k]) for k in data.files if k not in Windows.__dataclass_fields__}
+    return w, extra

@@ -1,3 +1,4 @@
+
 """Alerts for interesting transients: rules on classifier output, notifiers, and delivery that survives restarts.
 
 ::
@@ -39,7 +40,6 @@ import logging
 import math
 import os
 import smtplib
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -50,6 +50,8 @@ from email.message import EmailMessage
 from numbers import Real
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+
+from exowavenet_lib.runtime import write_json_atomic
 
 __all__ = [
     "DEFAULT_LINK_TEMPLATE",
@@ -463,18 +465,8 @@ class TransientAlertSystem:
         """Write the state atomically (temp file in the same folder, fsync, os.replace)."""
         if self.state_path is None:
             return
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"version": _STATE_VERSION, "alerts": list(self._records.values())}, indent=1)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.state_path.name}.", dir=self.state_path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.state_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json_atomic(self.state_path, {"version": _STATE_VERSION, "alerts": list(self._records.values())},
+                          indent=1)
 
     # ------------------------------------------------------------------------------------------------ queries
     def alerts(self) -> list[Alert]:

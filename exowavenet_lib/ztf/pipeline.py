@@ -44,7 +44,6 @@ import logging
 import math
 import os
 import re
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -62,6 +61,7 @@ from tqdm.auto import tqdm
 
 from exowavenet_lib.lightcurves import TransientLightCurve
 from exowavenet_lib.photometry import ZTF_FID_TO_BAND
+from exowavenet_lib.runtime import write_json_atomic
 from exowavenet_lib.simulate.transients import simulate_transients
 from exowavenet_lib.surveys import ZTFProcessor, to_ztf_alerts
 
@@ -366,14 +366,7 @@ class _JSONCache:
     def put(self, key: Mapping[str, Any], payload: Any) -> None:
         """Write atomically: a temporary file in the same folder, then ``os.replace``."""
         record = {"key": key, "saved_at": time.time(), "payload": payload}
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(record, handle, default=str)
-            os.replace(tmp, self._path(key))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json_atomic(self._path(key), record, indent=None, default=str)
 
 
 def _positive(name: str, value: Any) -> float:
