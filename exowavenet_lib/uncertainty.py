@@ -35,6 +35,7 @@ __all__ = [
     "decompose_uncertainty",
     "enable_mc_dropout",
     "mc_predict",
+    "predictive_entropy",
 ]
 
 #: Modules whose dropout is *functional* (``F.dropout(..., training=self.training)`` or an equivalent kernel
@@ -154,7 +155,7 @@ class MCResult:
         return table
 
 
-def _entropy(p: np.ndarray) -> np.ndarray:
+def predictive_entropy(p: np.ndarray) -> np.ndarray:
     """Shannon entropy (nats) over the last axis, with ``0 log 0 = 0``."""
     logp = np.log(p, out=np.zeros_like(p), where=p > 0)
     return -(p * logp).sum(axis=-1)
@@ -179,8 +180,8 @@ def decompose_uncertainty(probs: Any, y_true: Any = None) -> MCResult:
     if not np.isfinite(p).all() or (p < 0).any() or not np.allclose(p.sum(-1), 1.0, atol=1e-3):
         raise ValueError("probs must be finite, non-negative, and sum to 1 over classes (softmax outputs)")
     mean = p.mean(axis=0)
-    total = _entropy(mean)
-    aleatoric = _entropy(p).mean(axis=0)
+    total = predictive_entropy(mean)
+    aleatoric = predictive_entropy(p).mean(axis=0)
     epistemic = np.clip(total - aleatoric, 0.0, None)
     predictions = mean.argmax(axis=1)
     std = p[:, np.arange(p.shape[1]), predictions].std(axis=0)

@@ -61,7 +61,7 @@ from exowavenet_lib.runtime import write_json_atomic
 from exowavenet_lib.simulate.transients import TRANSIENT_CLASSES
 from exowavenet_lib.train import save_checkpoint
 from exowavenet_lib.transit.detector import PRETRAINED_DIR, _plain
-from exowavenet_lib.uncertainty import mc_predict
+from exowavenet_lib.uncertainty import mc_predict, predictive_entropy
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -338,10 +338,6 @@ def _check_lightcurves(lightcurves: Any, bands: tuple[str, ...]) -> list[LightCu
     return out
 
 
-def _entropy(p: np.ndarray) -> np.ndarray:
-    return -(p * np.log(np.clip(p, 1e-12, 1.0))).sum(axis=-1)
-
-
 # ------------------------------------------------------------------------------------------------- classifier
 class ProductionTransientClassifier:
     """A trained :class:`AlertGRUClassifier` with its encoding, temperature and loaders (see the module docstring).
@@ -538,7 +534,7 @@ class ProductionTransientClassifier:
                 result = mc_predict(tempered, batch, n_samples=mc_samples, seed=None if seed is None else seed + k)
                 mi[idx] = np.clip(result.epistemic, 0.0, None)
         self.model.eval()
-        entropy = _entropy(probs)
+        entropy = predictive_entropy(probs)
         out = []
         for i, lc in enumerate(lcs):
             best = int(probs[i].argmax())
