@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader  # noqa: E402
 
 from exowavenet_lib.bench.classifier import production_metrics, simulated_split, time_per_lightcurve  # noqa: E402
 from exowavenet_lib.data import LightCurveDataset, collate_lightcurves, n_features  # noqa: E402
+from exowavenet_lib.data.augment import RandomApply  # noqa: E402
 from exowavenet_lib.data.features import DEFAULT_BANDS  # noqa: E402
 from exowavenet_lib.imbalance import make_loss  # noqa: E402
 from exowavenet_lib.runtime import atomic_path, seed_everything  # noqa: E402
@@ -39,7 +40,6 @@ from exowavenet_lib.ztf.classifier import (  # noqa: E402
     DEFAULT_PRETRAINED,
     AlertGRUClassifier,
     ProductionTransientClassifier,
-    RandomApply,
     alert_stream_augmentation,
 )
 

@@ -16,16 +16,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exowavenet_lib.calibration import negative_log_likelihood
+from exowavenet_lib.data.augment import DetectionThreshold, ReferenceSubtraction, TruncateEarly
 from exowavenet_lib.lightcurves import TransientLightCurve
 from exowavenet_lib.simulate.transients import TRANSIENT_CLASSES, simulate_transients
 from exowavenet_lib.surveys import to_ztf_alerts
 from exowavenet_lib.ztf.classifier import (
     DEFAULT_PRETRAINED,
     AlertGRUClassifier,
-    DetectionThreshold,
     ProductionTransientClassifier,
-    ReferenceSubtraction,
-    TruncateEarly,
     available_pretrained,
     classify_files,
 )

@@ -30,7 +30,8 @@ import numpy as np
 
 from exowavenet_lib.lightcurves import LightCurve, TransientLightCurve
 
-__all__ = ["AddNoise", "Augmentation", "Compose", "DropPoints", "SeedLike", "TimeShift", "TimeStretch", "WorkerRNG"]
+__all__ = ["AddNoise", "Augmentation", "Compose", "DetectionThreshold", "DropPoints", "RandomApply",
+           "ReferenceSubtraction", "SeedLike", "TimeShift", "TimeStretch", "TruncateEarly", "WorkerRNG"]
 
 SeedLike = int | np.random.SeedSequence | np.random.Generator | None
 
@@ -83,6 +84,12 @@ def _positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
     if value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
     return float(value)
+
+
+def _count(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
 
 
 def _replace(lc: LightCurve, *, peak_mjd: float | None = None, **columns: np.ndarray) -> LightCurve:
@@ -203,7 +210,91 @@ class DropPoints(Augmentation):
         keep = rng.random(len(lc)) >= self.fraction
         if not keep.any():
             keep[rng.integers(len(lc))] = True
-        return _replace(lc, **{c: getattr(lc, c)[keep] for c in ("mjd", "flux", "flux_err", "band")})
+        return lc[keep]
+
+
+class RandomApply(Augmentation):
+    """Apply ``transform`` with probability ``p``, else return the light curve unchanged."""
+
+    def __init__(self, transform: Callable[[LightCurve], LightCurve], p: float, *, seed: SeedLike = None) -> None:
+        super().__init__(seed)
+        if not callable(transform):
+            raise TypeError(f"transform must be callable, got {type(transform).__name__}")
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"p must be in [0, 1], got {p!r}")
+        self.transform, self.p = transform, float(p)
+
+    def apply(self, lc: LightCurve, rng: np.random.Generator) -> LightCurve:
+        """``transform(lc)`` with probability ``p``."""
+        return self.transform(lc) if rng.random() < self.p else lc
+
+
+class TruncateEarly(Augmentation):
+    """Keep only the first ``k`` observations, ``k`` uniform in ``[min_points, len(lc)]`` (an early alert stream)."""
+
+    def __init__(self, min_points: int = 3, *, seed: SeedLike = None) -> None:
+        super().__init__(seed)
+        self.min_points = _count("min_points", min_points)
+
+    def apply(self, lc: LightCurve, rng: np.random.Generator) -> LightCurve:
+        """The first ``k`` observations of ``lc``."""
+        if len(lc) <= self.min_points:
+            return lc
+        k = int(rng.integers(self.min_points, len(lc) + 1))
+        return lc[np.arange(len(lc)) < k]
+
+
+class DetectionThreshold(Augmentation):
+    """Drop observations below a detection threshold ``|flux| / flux_err`` drawn uniformly from ``snr_range``.
+
+    A brighter threshold than the simulator's mimics shallower exposures or a more distant object: fewer detections,
+    all close to peak. Returns ``lc`` unchanged when fewer than ``min_points`` would survive.
+    """
+
+    def __init__(self, snr_range: tuple[float, float] = (5.0, 10.0), min_points: int = 3, *,
+                 seed: SeedLike = None) -> None:
+        super().__init__(seed)
+        low, high = (float(v) for v in snr_range)
+        if not 0.0 <= low <= high:
+            raise ValueError(f"snr_range must be (low, high) with 0 <= low <= high, got {snr_range!r}")
+        self.snr_range, self.min_points = (low, high), _count("min_points", min_points)
+
+    def apply(self, lc: LightCurve, rng: np.random.Generator) -> LightCurve:
+        """``lc`` without its observations below the drawn S/N."""
+        keep = np.abs(lc.flux) >= rng.uniform(*self.snr_range) * lc.flux_err
+        return lc[keep] if keep.sum() >= self.min_points else lc
+
+
+class ReferenceSubtraction(Augmentation):
+    """Turn total fluxes of the given classes into alert difference fluxes (AGN: variability about a reference).
+
+    The reference is a per-band quantile (drawn uniformly from ``quantile_range``) of the fluxes; only differences
+    detected at ``|diff| >= 5 flux_err`` are kept, and with probability ``p_abs`` their sign is lost (an alert
+    file without ``isdiffpos``). Unchanged when fewer than ``min_points`` survive or the class is not listed.
+    """
+
+    def __init__(self, classes: Sequence[str] = ("AGN",), quantile_range: tuple[float, float] = (0.1, 0.7),
+                 p_abs: float = 0.3, min_points: int = 3, *, seed: SeedLike = None) -> None:
+        super().__init__(seed)
+        self.classes = tuple(classes)
+        self.quantile_range = (float(quantile_range[0]), float(quantile_range[1]))
+        self.p_abs, self.min_points = float(p_abs), _count("min_points", min_points)
+
+    def apply(self, lc: LightCurve, rng: np.random.Generator) -> LightCurve:
+        """Reference-subtracted copy of ``lc`` (or ``lc`` itself)."""
+        if getattr(lc, "transient_type", None) not in self.classes:
+            return lc
+        q = rng.uniform(*self.quantile_range)
+        diff = lc.flux.copy()
+        for band in lc.bands:
+            sel = lc.band == band
+            diff[sel] -= np.quantile(lc.flux[sel], q)
+        keep = np.abs(diff) >= 5.0 * lc.flux_err
+        if keep.sum() < self.min_points:
+            return lc
+        if rng.random() < self.p_abs:
+            diff = np.abs(diff)
+        return _replace(lc, flux=diff)[keep]
 
 
 class Compose:

@@ -32,7 +32,7 @@ import contextlib
 import json
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,12 +44,13 @@ from torch import nn
 from exowavenet_lib.calibration import TemperatureScaler
 from exowavenet_lib.data.augment import (
     AddNoise,
-    Augmentation,
     Compose,
+    DetectionThreshold,
     DropPoints,
-    SeedLike,
+    RandomApply,
+    ReferenceSubtraction,
     TimeStretch,
-    _replace,
+    TruncateEarly,
 )
 from exowavenet_lib.data.collate import collate_lightcurves
 from exowavenet_lib.data.dataset import LightCurveDataset
@@ -70,11 +71,7 @@ __all__ = [
     "CLASSIFIER_FORMAT",
     "DEFAULT_PRETRAINED",
     "AlertGRUClassifier",
-    "DetectionThreshold",
     "ProductionTransientClassifier",
-    "RandomApply",
-    "ReferenceSubtraction",
-    "TruncateEarly",
     "alert_stream_augmentation",
     "available_pretrained",
     "classify_files",
@@ -205,94 +202,6 @@ class _Tempered(nn.Module):
 
 
 # ------------------------------------------------------------------------------------------------ augmentations
-def _keep(lc: LightCurve, keep: np.ndarray) -> LightCurve:
-    return _replace(lc, **{c: getattr(lc, c)[keep] for c in ("mjd", "flux", "flux_err", "band")})
-
-
-class RandomApply(Augmentation):
-    """Apply ``transform`` with probability ``p``, else return the light curve unchanged."""
-
-    def __init__(self, transform: Callable[[LightCurve], LightCurve], p: float, *, seed: SeedLike = None) -> None:
-        super().__init__(seed)
-        if not callable(transform):
-            raise TypeError(f"transform must be callable, got {type(transform).__name__}")
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"p must be in [0, 1], got {p!r}")
-        self.transform, self.p = transform, float(p)
-
-    def apply(self, lc: LightCurve, rng: np.random.Generator) -> LightCurve:
-        """``transform(lc)`` with probability ``p``."""
-        return self.transform(lc) if rng.random() < self.p else lc
-
-
-class TruncateEarly(Augmentation):
-    """Keep only the first ``k`` observations, ``k`` uniform in ``[min_points, len(lc)]`` (an early alert stream)."""
-
-    def __init__(self, min_points: int = 3, *, seed: SeedLike = None) -> None:
-        super().__init__(seed)
-        self.min_points = positive_int("min_points", min_points)
-
-    def apply(self, lc: LightCurve, rng: np.random.Generator) -> LightCurve:
-        """The first ``k`` observations of ``lc``."""
-        if len(lc) <= self.min_points:
-            return lc
-        k = int(rng.integers(self.min_points, len(lc) + 1))
-        return _keep(lc, np.arange(len(lc)) < k)
-
-
-class DetectionThreshold(Augmentation):
-    """Drop observations below a detection threshold ``|flux| / flux_err`` drawn uniformly from ``snr_range``.
-
-    A brighter threshold than the simulator's mimics shallower exposures or a more distant object: fewer detections,
-    all close to peak. Returns ``lc`` unchanged when fewer than ``min_points`` would survive.
-    """
-
-    def __init__(self, snr_range: tuple[float, float] = (5.0, 10.0), min_points: int = 3, *,
-                 seed: SeedLike = None) -> None:
-        super().__init__(seed)
-        low, high = (float(v) for v in snr_range)
-        if not 0.0 <= low <= high:
-            raise ValueError(f"snr_range must be (low, high) with 0 <= low <= high, got {snr_range!r}")
-        self.snr_range, self.min_points = (low, high), positive_int("min_points", min_points)
-
-    def apply(self, lc: LightCurve, rng: np.random.Generator) -> LightCurve:
-        """``lc`` without its observations below the drawn S/N."""
-        keep = np.abs(lc.flux) >= rng.uniform(*self.snr_range) * lc.flux_err
-        return _keep(lc, keep) if keep.sum() >= self.min_points else lc
-
-
-class ReferenceSubtraction(Augmentation):
-    """Turn total fluxes of the given classes into alert difference fluxes (AGN: variability about a reference).
-
-    The reference is a per-band quantile (drawn uniformly from ``quantile_range``) of the fluxes; only differences
-    detected at ``|diff| >= 5 flux_err`` are kept, and with probability ``p_abs`` their sign is lost (an alert
-    file without ``isdiffpos``). Unchanged when fewer than ``min_points`` survive or the class is not listed.
-    """
-
-    def __init__(self, classes: Sequence[str] = ("AGN",), quantile_range: tuple[float, float] = (0.1, 0.7),
-                 p_abs: float = 0.3, min_points: int = 3, *, seed: SeedLike = None) -> None:
-        super().__init__(seed)
-        self.classes = tuple(classes)
-        self.quantile_range = (float(quantile_range[0]), float(quantile_range[1]))
-        self.p_abs, self.min_points = float(p_abs), positive_int("min_points", min_points)
-
-    def apply(self, lc: LightCurve, rng: np.random.Generator) -> LightCurve:
-        """Reference-subtracted copy of ``lc`` (or ``lc`` itself)."""
-        if getattr(lc, "transient_type", None) not in self.classes:
-            return lc
-        q = rng.uniform(*self.quantile_range)
-        diff = lc.flux.copy()
-        for band in lc.bands:
-            sel = lc.band == band
-            diff[sel] -= np.quantile(lc.flux[sel], q)
-        keep = np.abs(diff) >= 5.0 * lc.flux_err
-        if keep.sum() < self.min_points:
-            return lc
-        if rng.random() < self.p_abs:
-            diff = np.abs(diff)
-        return _keep(_replace(lc, flux=diff), keep)
-
-
 def alert_stream_augmentation(seed: int = 0) -> Compose:
     """The sim-to-real augmentation the shipped model is trained with (see the module docstring).
 
@@ -331,9 +240,9 @@ def _check_lightcurves(lightcurves: Any, bands: tuple[str, ...]) -> list[LightCu
             raise ValueError(f"{name} has no usable observation in the bands {list(bands)} (finite, flux_err > 0, "
                              f"non-zero flux); found bands {list(lc.bands)} and {len(lc)} observation(s)")
         if not keep.all():
-            lc = _keep(lc, keep)
+            lc = lc[keep]
         if np.any(np.diff(lc.mjd) < 0):
-            lc = _keep(lc, np.argsort(lc.mjd, kind="stable"))
+            lc = lc[np.argsort(lc.mjd, kind="stable")]
         out.append(lc)
     return out
 
@@ -618,12 +527,12 @@ class ProductionTransientClassifier:
             raise TypeError(f"lightcurve must be a LightCurve, got {type(lightcurve).__name__}")
         lc = _check_lightcurves([lightcurve], self.bands)[0]
         if len(lc) > self.max_sequence_length:
-            lc = _keep(lc, np.arange(len(lc)) < self.max_sequence_length)
+            lc = lc[np.arange(len(lc)) < self.max_sequence_length]
         full = self.predict_proba([lc])[0]
         best = int(full.argmax())
         n = len(lc)
         if n > 1:
-            removed = [_keep(lc, np.arange(n) != i) for i in range(n)]
+            removed = [lc[np.arange(n) != i] for i in range(n)]
             usable = [i for i, r in enumerate(removed) if np.any(r.flux != 0)]
             drop = np.zeros(n)
             if usable:
