@@ -535,7 +535,7 @@ def test_without_torchrun_the_context_is_single_process(monkeypatch):
 
 
 DDP_SCRIPT = """
-import json, sys
+import json, sys, time
 from pathlib import Path
 
 import torch
@@ -591,6 +591,10 @@ h3 = fit(MeanLinear(), DataLoader(train, batch_size=8, collate_fn=collate), Data
     "group_after_run1": group_after_run1, "group_after_run2": group_after_run2, "h3": h3.to_dict(),
     "group_after_run3": dist.is_initialized(), "sampler_error": sampler_error,
 }))
+# Stay alive until every rank has finished: a rank that exits while a peer is still tearing down its last gloo group
+# can leave that peer blocked forever in the group's destructor (seen under load in CI).
+while not all((out / f"rank{r}.json").exists() for r in range(world)):
+    time.sleep(0.05)
 """
 
 
