@@ -20,10 +20,8 @@ from exowavenet_lib.transit.injection import (
     threshold_at_fpr,
     wilson_interval,
 )
-from exowavenet_lib.transit.preprocess import KEPLER_CADENCE_DAYS, concat_windows
-
-CAD = KEPLER_CADENCE_DAYS
-SMALL = {"residual_channels": 8, "skip_channels": 8, "n_stacks": 1, "layers_per_stack": 4}
+from exowavenet_lib.transit.preprocess import concat_windows
+from tests.test_transit import CAD, SMALL
 
 
 def box_lc(n=2000, depth=0.003, period=3.3, epoch=0.7, duration=0.25, rotation=0.004, noise=3e-4, seed=0,

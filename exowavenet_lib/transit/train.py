@@ -30,7 +30,7 @@ from torch.nn import functional as F
 
 from exowavenet_lib.runtime import atomic_path
 from exowavenet_lib.train import load_checkpoint, save_checkpoint
-from exowavenet_lib.transit.injection import recall_at_fpr
+from exowavenet_lib.transit.injection import NOISE_KINDS, recall_at_fpr
 from exowavenet_lib.transit.model import ExoWaveNet
 from exowavenet_lib.transit.preprocess import _CLIP, KEPLER_CADENCE_DAYS, Windows, concat_windows, prepare, segment
 
@@ -52,10 +52,10 @@ __all__ = [
 #: Noise configurations of :func:`simulated_windows` (switches of ``simulate_transits``): the injection–recovery
 #: kinds of :mod:`~exowavenet_lib.transit.injection` ("white" there keeps the gaps: "white_gaps" here) plus pure
 #: white noise without gaps.
-TRAINING_NOISE: dict[str, dict[str, bool]] = {
-    "white": {"red_noise": False, "variability": False, "gaps": False, "outliers": False},
-    "white_gaps": {"red_noise": False, "variability": False, "gaps": True, "outliers": False},
-    "variable": {"red_noise": True, "variability": True, "gaps": True, "outliers": True},
+TRAINING_NOISE: dict[str, dict[str, bool]] = {  # the benchmark's noise kinds (with gaps), plus white without gaps
+    "white": {**NOISE_KINDS["white"], "gaps": False},
+    "white_gaps": {**NOISE_KINDS["white"], "gaps": True},
+    "variable": {**NOISE_KINDS["variable"], "gaps": True},
 }
 
 
