@@ -116,6 +116,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with NaN/inf floats replaced by None, in nested dicts, lists and tuples (for strict JSON)."""
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def write_json_atomic(path: str | os.PathLike, obj: Any, **dump_kwargs: Any) -> Path:
     """Write ``obj`` as JSON (indent 2 unless given, trailing newline) to ``path`` atomically; return the path."""
     dump_kwargs.setdefault("indent", 2)

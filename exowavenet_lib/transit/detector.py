@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from exowavenet_lib.lightcurves import LightCurve
-from exowavenet_lib.runtime import atomic_path, write_json_atomic
+from exowavenet_lib.runtime import atomic_path, json_safe, write_json_atomic
 from exowavenet_lib.train import save_checkpoint
 from exowavenet_lib.transit.model import ExoWaveNet
 from exowavenet_lib.transit.preprocess import KEPLER_CADENCE_DAYS, Windows, prepare, segment
@@ -33,17 +33,6 @@ DETECTOR_FORMAT = "exowavenet-transit-detector"
 def available_pretrained() -> list[str]:
     """Names of the models shipped in ``exowavenet_lib/pretrained/``."""
     return sorted(p.stem for p in PRETRAINED_DIR.glob("*.pt"))
-
-
-def _plain(obj: Any) -> Any:
-    """``obj`` with NaN/inf floats replaced by None (strict JSON)."""
-    if isinstance(obj, float):
-        return obj if np.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    return obj
 
 
 class _TupleOutputs(torch.nn.Module):
@@ -100,9 +89,10 @@ class TransitDetector:
     def save(self, path: str | os.PathLike, **extra: Any) -> Path:
         """Write weights + config atomically to ``path`` (.pt) and the config to ``path`` with suffix ``.json``."""
         path = Path(path)
-        save_checkpoint(path, self.model, detector_config=self.config, **_plain(extra))
+        save_checkpoint(path, self.model, detector_config=self.config, **json_safe(extra))
         os.chmod(path, 0o644)
-        write_json_atomic(path.with_suffix(".json"), _plain({**self.config, **extra}), sort_keys=True, allow_nan=False)
+        write_json_atomic(path.with_suffix(".json"), json_safe({**self.config, **extra}), sort_keys=True,
+                          allow_nan=False)
         return path
 
     @classmethod

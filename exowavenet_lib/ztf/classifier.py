@@ -58,10 +58,10 @@ from exowavenet_lib.data.features import DEFAULT_BANDS, TIME_SCALE
 from exowavenet_lib.lightcurves import LightCurve, TransientLightCurve
 from exowavenet_lib.models._common import check_batch, positive_int, probability
 from exowavenet_lib.models.pooling import masked_max, masked_mean
-from exowavenet_lib.runtime import write_json_atomic
+from exowavenet_lib.runtime import json_safe, write_json_atomic
 from exowavenet_lib.simulate.transients import TRANSIENT_CLASSES
 from exowavenet_lib.train import save_checkpoint
-from exowavenet_lib.transit.detector import PRETRAINED_DIR, _plain
+from exowavenet_lib.transit.detector import PRETRAINED_DIR
 from exowavenet_lib.uncertainty import mc_predict, predictive_entropy
 
 if TYPE_CHECKING:
@@ -303,7 +303,7 @@ class ProductionTransientClassifier:
         path = Path(path)
         save_checkpoint(path, self.model, classifier_config=self.config)
         os.chmod(path, 0o644)
-        write_json_atomic(path.with_suffix(".json"), _plain({**metadata, **self.config}), sort_keys=True,
+        write_json_atomic(path.with_suffix(".json"), json_safe({**metadata, **self.config}), sort_keys=True,
                           allow_nan=False)
         return path
 
