@@ -876,4 +876,7 @@ def fit(
             model.load_state_dict(best_state)
         if ctx.is_distributed:
             dist.barrier()  # the checkpoint exists for every rank once fit returns
+        # Drop the DDP wrapper (and its reducer) while its process group still exists: freed after the group is
+        # destroyed, it left a rank blocked in teardown under load in CI.
+        del net
     return history
