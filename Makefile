@@ -15,7 +15,7 @@ help:
 	@echo "make exercises  regenerate exercises/ (and links, README map) from solutions/"
 	@echo "make html       run every solution notebook and render it as HTML -> build/index.html"
 	@echo "make bench      time every solution notebook (smoke configuration) -> benchmarks/results/"
-	@echo "make pretrained retrain the shipped transit detector (~30 min, 1 CPU core) -> exowavenet_lib/pretrained/"
+	@echo "make pretrained retrain the shipped transit detector (~35 min, 2 CPU cores) -> exowavenet_lib/pretrained/"
 	@echo "make clean      remove build outputs (keeps .venv)"
 
 $(STAMP): pyproject.toml
@@ -49,7 +49,7 @@ bench: $(STAMP)
 	OMP_NUM_THREADS=2 $(BIN)/exowavenet bench notebooks --smoke
 
 pretrained: $(STAMP)
-	OMP_NUM_THREADS=1 $(BIN)/python scripts/train_pretrained.py
+	OMP_NUM_THREADS=2 $(BIN)/python scripts/train_pretrained.py
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from exowavenet_lib.lightcurves import LightCurve
 from exowavenet_lib.simulate.transits import simulate_transits
@@ -28,7 +30,7 @@ from exowavenet_lib.transit import (
     train_detector,
     windows_around,
 )
-from exowavenet_lib.transit.model import masked_max, masked_mean
+from exowavenet_lib.transit.model import FoldPooling, fold_index, masked_max, masked_mean
 from exowavenet_lib.transit.preprocess import KEPLER_CADENCE_DAYS
 
 CAD = KEPLER_CADENCE_DAYS
@@ -276,6 +278,87 @@ def test_masked_pooling_ignores_invalid_samples(attention):
     x2[:, 40:] = 50.0  # garbage where the mask says invalid
     torch.testing.assert_close(model(x, m)["logit"], model(x2, m)["logit"])
     assert torch.isfinite(model(x, torch.zeros(2, 64, dtype=torch.bool))["logit"]).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(length=st.integers(40, 300), min_period=st.floats(2.0, 10.0), span=st.floats(1.5, 6.0),
+       tolerance=st.floats(0.5, 3.0))
+def test_fold_index_rows_are_phase_bins_of_trial_periods(length, min_period, span, tolerance):
+    max_period = min(min_period * span, 0.9 * length)
+    assume(max_period > min_period + 0.5)
+    groups = fold_index(length, min_period, max_period, tolerance)
+    assert groups and all(g.ndim == 2 and g.shape[1] >= 2 for g in groups)
+    assert [g.shape[1] for g in groups] == sorted({g.shape[1] for g in groups})  # one group per member count
+    n_periods = int(np.ceil(np.log(max_period / min_period) / np.log1p(tolerance / length))) + 1
+    periods = min_period * (1 + tolerance / length) ** np.arange(n_periods)
+    assert periods[-2] < max_period <= periods[-1]
+    for g in groups:
+        assert g.min() >= 0 and g.max() < length and (np.diff(g, axis=1) >= np.floor(min_period)).all()
+        phase_bins = np.floor(np.mod(g[:, :, None], periods))  # (rows, members, periods)
+        assert (phase_bins == phase_bins[:, :1]).all(axis=1).any(axis=1).all()  # one phase bin of a trial period
+    assert sum(g.size for g in groups) <= n_periods * length
+
+
+def test_fold_pooling_adds_periodic_evidence_coherently():
+    gen = np.random.default_rng(0)
+    length, period, n = 400, 17.3, 50
+    noise = gen.standard_normal((n, length))
+    dips = np.zeros(length)
+    dips[np.round(np.arange(5.0, length, period)).astype(int)] = 2.0  # 23 events of 2 σ each: 9.6 σ in all
+    fold = FoldPooling(min_period=8.0)
+    mask = torch.ones(n, length, dtype=torch.bool)
+    periodic = fold(torch.tensor(noise + dips, dtype=torch.float32), mask)
+    shuffled = fold(torch.tensor(noise + gen.permuted(np.tile(dips, (n, 1)), axis=1), dtype=torch.float32), mask)
+    pure = fold(torch.tensor(noise, dtype=torch.float32), mask)
+    assert periodic.median() > shuffled.median() + 2.0 and periodic.median() > pure.median() + 2.0
+    assert (periodic > pure.max()).float().mean() > 0.9  # the same 23 events at random times stay in the noise
+    # standardised: invariant to the evidence's offset and scale, and blind to invalid samples
+    e = torch.tensor(noise[:4] + dips, dtype=torch.float32)
+    torch.testing.assert_close(fold(3.0 * e - 7.0, mask[:4]), fold(e, mask[:4]), rtol=1e-4, atol=1e-4)
+    m = mask[:4].clone()
+    m[:, 100:140] = False
+    e2 = e.clone()
+    e2[:, 100:140] = 1e3
+    torch.testing.assert_close(fold(e2, m), fold(e, m))
+    with pytest.raises(ValueError, match="too short"):
+        fold(torch.randn(2, 12), torch.ones(2, 12, dtype=torch.bool))
+    with pytest.raises(ValueError, match="min_period"):
+        fold_index(100, 0.5, 20.0, 1.0)
+    with pytest.raises(ValueError, match="tolerance"):
+        fold_index(100, 4.0, 20.0, 0.0)
+
+
+@pytest.mark.parametrize("length", [256, 203])
+def test_downsampled_folding_model_shapes_masking_and_receptive_field(length):
+    torch.manual_seed(0)
+    model = ExoWaveNet(**SMALL, downsample=2, fold_pooling=True, fold_bin=4, fold_min_period=16.0).eval()
+    assert model.receptive_field == 2 * ExoWaveNet(**SMALL).receptive_field
+    x = torch.randn(3, length)
+    mask = torch.ones(3, length, dtype=torch.bool)
+    mask[:, 50:90] = False
+    out = model(x, mask)
+    assert out["logit"].shape == (3,) and out["per_sample"].shape == (3, length)
+    x2 = x.clone()
+    x2[:, 50:90] = 40.0  # garbage where the mask says invalid
+    torch.testing.assert_close(model(x2, mask)["logit"], out["logit"])
+    z, zmask = model.features(x, mask)
+    assert z.shape == (3, SMALL["skip_channels"], -(-length // 2)) and zmask.shape == (3, -(-length // 2))
+    assert not zmask[:, 26:44].any() and zmask[:, :25].all()
+    classification_only = ExoWaveNet(**SMALL, head="classification", fold_pooling=True, fold_min_period=16.0)
+    assert set(classification_only(x, mask)) == {"logit"}
+    significance = model.fold_significance(x, mask)
+    assert significance.shape == (3,) and torch.isfinite(significance).all()
+    with pytest.raises(ValueError, match="fold_pooling"):
+        ExoWaveNet(**SMALL).fold_significance(x, mask)
+
+
+def test_folding_model_rejects_inconsistent_settings():
+    with pytest.raises(ValueError, match="fold_bin"):
+        ExoWaveNet(**SMALL, downsample=4, fold_pooling=True, fold_bin=6)
+    with pytest.raises(ValueError, match="fold_min_period"):
+        ExoWaveNet(**SMALL, fold_pooling=True, fold_bin=4, fold_min_period=6.0)
+    with pytest.raises(ValueError, match="downsample"):
+        ExoWaveNet(**SMALL, downsample=0)
 
 
 # ------------------------------------------------------------------------------------------------------- training

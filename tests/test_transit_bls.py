@@ -244,10 +244,12 @@ def _random_windows(batch, length, seed):
     return x, mask
 
 
-def test_torchscript_and_onnx_match_eager(tmp_path):
+@pytest.mark.parametrize("shipped", [True, False])
+def test_torchscript_and_onnx_match_eager(tmp_path, shipped):
     import onnxruntime as ort
 
-    det = TransitDetector.from_pretrained()
+    # the shipped model folds (fixed length); a model without fold pooling exports with a dynamic length
+    det = TransitDetector.from_pretrained() if shipped else tiny_detector()
     ts_path = det.export_torchscript(tmp_path / "det.ts", window=512)
     onnx_path = det.export_onnx(tmp_path / "det.onnx", window=512)
     assert ts_path.is_file() and onnx_path.is_file()
@@ -255,7 +257,14 @@ def test_torchscript_and_onnx_match_eager(tmp_path):
     traced = torch.jit.load(str(ts_path))
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     assert [o.name for o in session.get_outputs()] == ["logit", "per_sample"]
-    for batch, length, seed in ((2, 512, 0), (5, 700, 1)):  # the export length and another one
+    if shipped:
+        assert det.model.fold is not None
+        x, mask = _random_windows(2, 700, 1)
+        with pytest.raises(RuntimeError):
+            traced(x, mask)
+        with pytest.raises(Exception, match="(?i)dimension|shape"):
+            session.run(None, {"x": x.numpy(), "mask": mask.numpy()})
+    for batch, length, seed in ((2, 512, 0), (5, 512 if shipped else 700, 1)):  # another batch (and length)
         x, mask = _random_windows(batch, length, seed)
         with torch.no_grad():
             eager = det.model(x, mask)

@@ -4,7 +4,7 @@ from exowavenet_lib.transit.bls import bls_search, bls_window_scores
 from exowavenet_lib.transit.detector import TransitDetector, available_pretrained, detect_files
 from exowavenet_lib.transit.injection import injection_recovery, plot_injection_recovery, recall_at_fpr
 from exowavenet_lib.transit.io import bkjd, load_csv, load_kepler_fits, load_lightcurve, load_npz
-from exowavenet_lib.transit.model import ExoWaveNet
+from exowavenet_lib.transit.model import ExoWaveNet, FoldPooling
 from exowavenet_lib.transit.preprocess import (
     Windows,
     clean,
@@ -19,6 +19,7 @@ from exowavenet_lib.transit.train import train_detector
 
 __all__ = [
     "ExoWaveNet",
+    "FoldPooling",
     "TransitDetector",
     "Windows",
     "available_pretrained",

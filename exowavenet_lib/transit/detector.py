@@ -187,33 +187,39 @@ class TransitDetector:
         mask[1, window // 2:] = False
         return x, mask
 
-    def export_torchscript(self, path: str | os.PathLike, window: int = 2048) -> Path:
+    def export_torchscript(self, path: str | os.PathLike, window: int | None = None) -> Path:
         """Trace the model to TorchScript at ``path`` (atomically); load with ``torch.jit.load``.
 
         The traced module takes ``(x, mask)`` — ``x`` (B, L) float32 standardised flux, ``mask`` (B, L) bool — and
         returns a tuple of the model's heads in the order ``logit`` (B,), ``per_sample`` (B, L) (logits, before the
-        sigmoid). ``window`` is the length of the example input; the trace accepts any batch size and length.
+        sigmoid). ``window`` is the length of the example input (default: the detector's window); the trace accepts
+        any batch size, and any length unless the model folds (``fold_pooling``: its period tables are built for one
+        length, so the trace runs at ``window`` only and raises at any other).
         """
         path = Path(path)
         module, _ = self._exportable()
-        with torch.no_grad():
-            traced = torch.jit.trace(module, self._example(window), check_trace=False)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # the fold tables become constants
+            example = self._example(self.window if window is None else window)
+            traced = torch.jit.trace(module, example, check_trace=False)
         with atomic_path(path) as tmp:
             torch.jit.save(traced, str(tmp))
         return path
 
-    def export_onnx(self, path: str | os.PathLike, window: int = 2048, opset: int = 18) -> Path:
+    def export_onnx(self, path: str | os.PathLike, window: int | None = None, opset: int = 18) -> Path:
         """Export the model to ONNX at ``path`` (atomically) for ONNX Runtime; batch and length are dynamic axes.
 
         Inputs ``x`` (batch, length) float32 and ``mask`` (batch, length) bool; outputs named ``logit`` and/or
         ``per_sample`` (logits, before the sigmoid), as in :meth:`export_torchscript`. ``window`` is the example
-        length. Uses the ``torch.export``-based exporter (needs ``onnxscript``).
+        length (default: the detector's window), and the only length a folding model accepts. Uses the
+        ``torch.export``-based exporter (needs ``onnxscript``).
         """
         path = Path(path)
         module, heads = self._exportable()
-        example = self._example(window)
+        example = self._example(self.window if window is None else window)
         batch, length = torch.export.Dim("batch"), torch.export.Dim("length")
-        dynamic = {"x": {0: batch, 1: length}, "mask": {0: batch, 1: length}}
+        axes = {0: batch} if self.model.fold is not None else {0: batch, 1: length}  # fold tables fix the length
+        dynamic = {"x": axes, "mask": axes}
 
         with atomic_path(path) as tmp, warnings.catch_warnings():
             # the exporter's notice that both inputs share the axis names
