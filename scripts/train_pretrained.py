@@ -40,7 +40,7 @@ from exowavenet_lib.transit.train import (
 )
 
 SMALL = {"residual_channels": 16, "skip_channels": 32, "n_stacks": 1, "layers_per_stack": 7, "kernel_size": 3,
-         "downsample": 2, "fold_pooling": True, "fold_bin": 4, "fold_min_period": 24.0}
+         "downsample": 2, "fold_pooling": True, "fold_bin": 2, "fold_min_period": 24.0, "fold_tolerance": 2.0}
 WINDOW, STRIDE = 1024, 512
 TRAIN_SNR = (4.0, 40.0)
 #: Fractions of the short (one-window) light curves per noise kind.
@@ -132,7 +132,8 @@ curriculum so that `TransitDetector.from_pretrained()` and `exowavenet detect` w
   interpolated back to every cadence); 1×1 segmentation head → per-sample logit. Window logit from masked mean + max
   pooling of the features plus **fold pooling**: the per-sample logits, averaged in bins of {fold_bin} cadences, are
   phase-folded at trial periods from {fold_min_period:g} cadences (≈ {fold_min_days:.2f} d) to 0.6 × the window
-  (≈ {fold_max_days:.1f} d), and the largest standardised folded sum joins the pooled features — box least squares on
+  (≈ {fold_max_days:.1f} d), spaced so that a true period drifts by at most {fold_tolerance:g} bins over the window,
+  and the largest standardised folded sum (boxes of 1 and 2 bins) joins the pooled features — box least squares on
   the network's own evidence, which adds shallow transits up coherently where pooling cannot.
 - **Size**: {n_params:,} parameters ({size_kb:.0f} KB float32); receptive field of the convolutions
   {receptive_field} cadences ≈ {rf_days:.1f} d (the fold sees the whole window).

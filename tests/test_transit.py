@@ -324,6 +324,10 @@ def test_fold_pooling_adds_periodic_evidence_coherently():
         fold(torch.randn(2, 12), torch.ones(2, 12, dtype=torch.bool))
     with pytest.raises(ValueError, match="min_period"):
         fold_index(100, 0.5, 20.0, 1.0)
+    with pytest.raises(ValueError, match="max_fraction"):
+        FoldPooling(4.0, max_fraction=1.5)
+    with pytest.raises(ValueError, match="min_period"):
+        FoldPooling(0.5)
     with pytest.raises(ValueError, match="tolerance"):
         fold_index(100, 4.0, 20.0, 0.0)
 
@@ -357,6 +361,8 @@ def test_folding_model_rejects_inconsistent_settings():
         ExoWaveNet(**SMALL, downsample=4, fold_pooling=True, fold_bin=6)
     with pytest.raises(ValueError, match="fold_min_period"):
         ExoWaveNet(**SMALL, fold_pooling=True, fold_bin=4, fold_min_period=6.0)
+    with pytest.raises(ValueError, match="fold_tolerance"):
+        ExoWaveNet(**SMALL, fold_pooling=True, fold_tolerance=0.0)
     with pytest.raises(ValueError, match="downsample"):
         ExoWaveNet(**SMALL, downsample=0)
 

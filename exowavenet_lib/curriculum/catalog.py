@@ -59,7 +59,7 @@ NOTEBOOKS: tuple[NotebookInfo, ...] = (
                  "alert pipeline, calibrated classifier, alerting, ALeRCE-style baseline", "120–180",
                  "GPU recommended"),
     NotebookInfo("12", "exowavenet_transit_detector", "ExoWaveNet: a WaveNet-style transit detector",
-                 "dilated residual CNN, Kepler FITS, BLS baseline, injection–recovery", "120–180",
+                 "dilated residual CNN, fold pooling, Kepler FITS, BLS baseline, injection–recovery", "120–180",
                  "GPU recommended"),
 )
 

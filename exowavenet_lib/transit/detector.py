@@ -207,7 +207,7 @@ class TransitDetector:
         return path
 
     def export_onnx(self, path: str | os.PathLike, window: int | None = None, opset: int = 18) -> Path:
-        """Export the model to ONNX at ``path`` (atomically) for ONNX Runtime; batch and length are dynamic axes.
+        """Export the model to ONNX at ``path`` (atomically): dynamic batch, and length unless the model folds.
 
         Inputs ``x`` (batch, length) float32 and ``mask`` (batch, length) bool; outputs named ``logit`` and/or
         ``per_sample`` (logits, before the sigmoid), as in :meth:`export_torchscript`. ``window`` is the example

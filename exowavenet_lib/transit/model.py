@@ -78,6 +78,12 @@ class FoldPooling(nn.Module):
 
     def __init__(self, min_period: float, max_fraction: float = 0.6, tolerance: float = 1.0) -> None:
         super().__init__()
+        if not min_period > 1.0:
+            raise ValueError(f"min_period must be > 1 sample, got {min_period!r}")
+        if not 0.0 < max_fraction <= 1.0:
+            raise ValueError(f"max_fraction must be in (0, 1], got {max_fraction!r}")
+        if not tolerance > 0:
+            raise ValueError(f"tolerance must be > 0, got {tolerance!r}")
         self.min_period, self.max_fraction, self.tolerance = float(min_period), float(max_fraction), float(tolerance)
         self._tables: dict[tuple[int, str], list[torch.Tensor]] = {}
 
@@ -96,9 +102,9 @@ class FoldPooling(nn.Module):
     def forward(self, evidence: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``evidence`` (B, L), ``mask`` (B, L) bool → (B,) largest folded significance."""
         m = mask.to(evidence.dtype)
-        n = m.sum(-1, keepdim=True).clamp_min(1.0)
-        mean = (evidence * m).sum(-1, keepdim=True) / n
-        var = (((evidence - mean) * m) ** 2).sum(-1, keepdim=True) / n
+        count = m.sum(-1, keepdim=True).clamp_min(1.0)
+        mean = (evidence * m).sum(-1, keepdim=True) / count
+        var = (((evidence - mean) * m) ** 2).sum(-1, keepdim=True) / count
         z = ((evidence - mean) * m / var.clamp_min(1e-6).sqrt()).t().contiguous()  # (L, B): gathers whole rows
         n, batch = int(z.shape[0]), z.shape[1]
         z = z.reshape(n, batch)  # n is a constant in a trace: the traced model fails loudly at another length
@@ -156,6 +162,7 @@ class ExoWaveNet(nn.Module):
         fold_pooling: bool = False,
         fold_bin: int = 4,
         fold_min_period: float = 24.0,
+        fold_tolerance: float = 1.0,
     ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
@@ -174,12 +181,14 @@ class ExoWaveNet(nn.Module):
             raise ValueError(f"fold_bin ({fold_bin}) must be a multiple of downsample ({downsample})")
         if fold_pooling and not fold_min_period >= 2 * fold_bin:
             raise ValueError(f"fold_min_period must be at least 2 × fold_bin, got {fold_min_period!r}")
+        if fold_pooling and not fold_tolerance > 0:
+            raise ValueError(f"fold_tolerance must be > 0 (bins of drift over the window), got {fold_tolerance!r}")
         self.config: dict[str, Any] = {
             "in_channels": in_channels, "residual_channels": residual_channels, "skip_channels": skip_channels,
             "n_stacks": n_stacks, "layers_per_stack": layers_per_stack, "kernel_size": kernel_size,
             "activation": activation, "causal": causal, "head": head, "attention_pooling": attention_pooling,
             "dropout": float(dropout), "downsample": downsample, "fold_pooling": fold_pooling,
-            "fold_bin": fold_bin, "fold_min_period": float(fold_min_period),
+            "fold_bin": fold_bin, "fold_min_period": float(fold_min_period), "fold_tolerance": float(fold_tolerance),
         }
         self.in_channels, self.head, self.attention_pooling = in_channels, head, attention_pooling
         self.downsample, self.fold_bin = downsample, fold_bin
@@ -193,7 +202,7 @@ class ExoWaveNet(nn.Module):
         self.post = nn.Conv1d(skip_channels, skip_channels, 1)
         if head in ("both", "segmentation") or fold_pooling:
             self.seg = nn.Conv1d(skip_channels, 1, 1)
-        self.fold = FoldPooling(fold_min_period / fold_bin) if fold_pooling else None
+        self.fold = FoldPooling(fold_min_period / fold_bin, tolerance=fold_tolerance) if fold_pooling else None
         if head in ("both", "classification"):
             if attention_pooling:
                 self.attn = nn.Conv1d(skip_channels, 1, 1)
