@@ -479,7 +479,10 @@ def test_hyperband_prunes_with_intermediate_reports() -> None:
     pruned = result.trials[result.trials["state"] == "PRUNED"]
     done = result.trials[result.trials["state"] == "COMPLETE"]
     assert states.get("PRUNED", 0) >= 5 and states.get("COMPLETE", 0) >= 1, states
-    assert (pruned["steps"] < 27).mean() > 0.8 and pruned["val_loss"].isna().all() and (done["steps"] == 27).all()
+    # most pruned trials stop early; a trial can also be pruned at the last rung (27), after its final report
+    assert (pruned["steps"] < 27).sum() >= 10 and pruned["val_loss"].isna().all() and (done["steps"] == 27).all()
+    again = run_sweep(config, objective, n_trials=30, seed=0, backend="optuna")  # seeded: brackets included
+    assert again.trials["state"].tolist() == result.trials["state"].tolist()
     assert result.best_value == done["val_loss"].min()
     assert TrialPruned is optuna.TrialPruned
 

@@ -695,8 +695,9 @@ def run_sweep(
         Optuna study name (default: the config's ``name``); an existing study of that name is continued.
     seed : int, optional
         Seeds the optuna sampler (the grid's order, random draws, TPE). With ``storage``, random/bayes samplers mix
-        in the process id and the study's trial count so parallel workers do not repeat each other's draws.
-        Ignored by W&B, whose server samples.
+        in the process id and the study's trial count so parallel workers do not repeat each other's draws. Without
+        a study name, the study is named after the seed, so that hyperband's brackets (a hash of the study name) are
+        reproducible too. Ignored by W&B, whose server samples.
     project, entity : str, optional
         W&B project and entity of the sweep (default: the config's ``project``/``entity``).
     """
@@ -759,6 +760,8 @@ def _run_optuna(sweep: _Sweep, objective: Callable[..., Any], n_trials: int, sto
         raise ValueError("a shared storage needs study_name (or a 'name' in the sweep config), so that every "
                          "process joins the same study")
     pruner = _pruner(sweep) or optuna.pruners.NopPruner()
+    if study_name is None and seed is not None:  # hyperband assigns brackets by a hash of the study name
+        study_name = f"exowavenet-sweep-seed-{seed}"
     study = optuna.create_study(storage=_storage(storage), study_name=study_name, direction=sweep.direction,
                                 sampler=_sampler(sweep, seed), pruner=pruner, load_if_exists=True)
     if storage is not None and seed is not None and sweep.method != "grid":
