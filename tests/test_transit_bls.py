@@ -9,7 +9,6 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exowavenet_lib.lightcurves import LightCurve
 from exowavenet_lib.transit import ExoWaveNet, TransitDetector, prepare, segment
 from exowavenet_lib.transit.bls import bls_period_grid, bls_search, bls_window_scores
 from exowavenet_lib.transit.injection import (
@@ -21,17 +20,13 @@ from exowavenet_lib.transit.injection import (
     wilson_interval,
 )
 from exowavenet_lib.transit.preprocess import concat_windows
-from tests.test_transit import CAD, SMALL
+from tests.test_transit import CAD, SMALL, tiny_detector
+from tests.test_transit import box_lc as _box_lc
 
 
-def box_lc(n=2000, depth=0.003, period=3.3, epoch=0.7, duration=0.25, rotation=0.004, noise=3e-4, seed=0,
-           t0=55000.0):
-    """Box transits on a rotating star with white noise; returns the light curve and its in-transit mask."""
-    rng = np.random.default_rng(seed)
-    t = t0 + CAD * np.arange(n)
-    in_tr = np.abs((t - t0 - epoch + 0.5 * period) % period - 0.5 * period) < 0.5 * duration
-    flux = (1 + rotation * np.sin(2 * np.pi * (t - t0) / 7.0)) * np.where(in_tr, 1 - depth, 1.0)
-    return LightCurve(t, flux + noise * rng.standard_normal(n), np.full(n, noise), "kepler"), in_tr
+def box_lc(n=2000, depth=0.003, rotation=0.004, noise=3e-4, **kwargs):
+    """The transit tests' box-transit light curve with this file's defaults (shorter, shallower, noisier)."""
+    return _box_lc(n=n, depth=depth, rotation=rotation, noise=noise, **kwargs)
 
 
 def windows_of(lc, in_tr, window=512):
@@ -176,11 +171,6 @@ def test_wilson_interval():
 
 
 # ------------------------------------------------------------------------------------------------------- injection
-def tiny_detector(**kwargs):
-    torch.manual_seed(0)
-    return TransitDetector(ExoWaveNet(**SMALL), **kwargs)
-
-
 def test_injection_windows_carry_the_requested_window_snr():
     w, params = make_injection_windows(6, noise="variable", snr=12.0, window=256, seed=3)
     assert len(w) == 6 and w.x.shape == (6, 256) and w.y.all()
