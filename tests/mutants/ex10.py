@@ -17,10 +17,10 @@ def _entropy(q, log=np.log):
     return -(q * log(q, out=np.zeros_like(q), where=q > 0)).sum(axis=-1)
 
 
-def _decompose(probs):
+def _decompose(probs, log=np.log):
     p = np.asarray(probs, dtype=np.float64)
-    total = _entropy(p.mean(axis=0))
-    aleatoric = _entropy(p).mean(axis=0)
+    total = _entropy(p.mean(axis=0), log=log)
+    aleatoric = _entropy(p, log=log).mean(axis=0)
     return total, aleatoric, np.clip(total - aleatoric, 0.0, None)
 
 
@@ -29,10 +29,7 @@ def _decompose(probs):
 
 def decompose_log2(probs):
     """Entropies in bits (log base 2) instead of nats."""
-    p = np.asarray(probs, dtype=np.float64)
-    total = _entropy(p.mean(axis=0), log=np.log2)
-    aleatoric = _entropy(p, log=np.log2).mean(axis=0)
-    return total, aleatoric, np.clip(total - aleatoric, 0.0, None)
+    return _decompose(probs, log=np.log2)
 
 
 def decompose_swapped(probs):

@@ -197,40 +197,32 @@ def _fires(result, rule, *, strict=False, use_uncertainty=True):
     return p >= rule.min_probability and (u <= rule.max_uncertainty or not use_uncertainty)
 
 
-def alerts_to_send_ignores_uncertainty(results, rules, already_sent):
-    """Never looks at max_uncertainty: a confident-looking but uncertain classification is alerted."""
+def _deduplicated(results, rules, already_sent, fires):
+    """The right loop (one alert per (object, class), already_sent untouched) around a predicate ``fires``."""
     seen, out = set(already_sent), []
     for result in results:
         for rule in rules:
             key = (result["object_id"], rule.class_name)
-            if key not in seen and _fires(result, rule, use_uncertainty=False):
+            if key not in seen and fires(result, rule):
                 seen.add(key)
                 out.append(key)
     return out
+
+
+def alerts_to_send_ignores_uncertainty(results, rules, already_sent):
+    """Never looks at max_uncertainty: a confident-looking but uncertain classification is alerted."""
+    return _deduplicated(results, rules, already_sent, lambda r, rule: _fires(r, rule, use_uncertainty=False))
 
 
 def alerts_to_send_strict(results, rules, already_sent):
     """Strict limits (`>` and `<`): a result exactly at a rule's limits is not alerted."""
-    seen, out = set(already_sent), []
-    for result in results:
-        for rule in rules:
-            key = (result["object_id"], rule.class_name)
-            if key not in seen and _fires(result, rule, strict=True):
-                seen.add(key)
-                out.append(key)
-    return out
+    return _deduplicated(results, rules, already_sent, lambda r, rule: _fires(r, rule, strict=True))
 
 
 def alerts_to_send_top_class_only(results, rules, already_sent):
     """Only considers the rule of the predicted (top) class: a TDE at p = 0.25 behind an SN Ia is missed."""
-    seen, out = set(already_sent), []
-    for result in results:
-        for rule in rules:
-            key = (result["object_id"], rule.class_name)
-            if rule.class_name == result["predicted_class"] and key not in seen and _fires(result, rule):
-                seen.add(key)
-                out.append(key)
-    return out
+    return _deduplicated(results, rules, already_sent,
+                         lambda r, rule: rule.class_name == r["predicted_class"] and _fires(r, rule))
 
 
 def alerts_to_send_no_dedup(results, rules, already_sent):
